@@ -1,0 +1,49 @@
+# gigcast: `make run` trains on the synthetic default (once) and serves; `make test` checks all.
+# Both set up .venv and node_modules themselves; running them again installs nothing new.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+SYNTH := data/synthetic/postings.parquet
+PROTOS := $(wildcard proto/gigcast/v1/*.proto)
+
+.PHONY: install run serve test lint proto bench clean
+
+install: $(INSTALLED) $(NODE_INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SYNTH): | $(INSTALLED)
+	$(BIN)/gigcast-train synth --out $@
+
+run: install $(SYNTH)
+	$(BIN)/gigcast-train run --data $(SYNTH) --if-no-champion
+	$(BIN)/gigcast-serve
+
+test: lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	node_modules/.bin/buf lint
+
+proto: install
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules data/synthetic mlflow.db mlruns mlartifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,9 @@
+"""gigcast contracts shared by the trainer and the service.
+
+Kept import-light on purpose: the CLI client imports the generated stubs under
+``gigcast.v1`` and must not pay for polars, MLflow or Prophet.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,187 @@
+"""The forecast bundle: the one artefact the trainer writes and the service reads.
+
+A bundle is a folder holding ``manifest.json`` and one Parquet file per table. Its layout and
+schema version live here and nowhere else; reading needs only polars and the standard library,
+so the service never imports Prophet or the training code.
+
+Rates are in USD per hour, demand in postings per week, weeks start on Monday. The forecast
+tables hold ``horizon_weeks`` weeks per skill, starting the week after ``data_end``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+SCHEMA_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+#: Name of the bundle folder among a registered model version's artifacts.
+BUNDLE_ARTIFACT = "bundle"
+
+#: Column names and types of every table, in file order.
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    # One row per skill. ``*_basis`` is "skill" when its own history was fitted, else "category".
+    "skills": {
+        "skill": pl.String(),
+        "display_name": pl.String(),
+        "category": pl.String(),
+        "aliases": pl.List(pl.String()),
+        "weeks_of_history": pl.Int32(),
+        "postings": pl.Int64(),
+        "rate_observations": pl.Int64(),
+        "demand_basis": pl.String(),
+        "rate_basis": pl.String(),
+    },
+    # Weekly postings forecast: median and 80% interval.
+    "demand": {
+        "skill": pl.String(),
+        "week_start": pl.Date(),
+        "p10": pl.Float64(),
+        "p50": pl.Float64(),
+        "p90": pl.Float64(),
+    },
+    # Weekly median hourly rate forecast, all levels and markets, with its 80% interval.
+    "rates": {
+        "skill": pl.String(),
+        "week_start": pl.Date(),
+        "p50": pl.Float64(),
+        "lower": pl.Float64(),
+        "upper": pl.Float64(),
+    },
+    # Market spread: log-rate quantiles around the skill's weekly median.
+    "spread": {
+        "skill": pl.String(),
+        "q10": pl.Float64(),
+        "q25": pl.Float64(),
+        "q75": pl.Float64(),
+        "q90": pl.Float64(),
+        "observations": pl.Int64(),
+    },
+    # Log-rate premium of a level ("entry", ...) or a country ("US", ...) over the median.
+    "premiums": {
+        "factor": pl.String(),
+        "key": pl.String(),
+        "log_premium": pl.Float64(),
+        "observations": pl.Int64(),
+    },
+    # Share of a skill's postings that come from a country.
+    "country_share": {
+        "skill": pl.String(),
+        "country": pl.String(),
+        "share": pl.Float64(),
+    },
+}
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be served: wrong version, missing table, bad values."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    trained_at: datetime
+    data_start: date
+    data_end: date
+    horizon_weeks: int
+    interval_coverage: float = 0.8
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def first_forecast_week(self) -> date:
+        return self.data_end + timedelta(weeks=1)
+
+    def to_json(self) -> str:
+        values = asdict(self)
+        for key in ("trained_at", "data_start", "data_end"):
+            values[key] = values[key].isoformat()
+        return json.dumps(values, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        values = json.loads(text)
+        values["trained_at"] = datetime.fromisoformat(values["trained_at"])
+        values["data_start"] = date.fromisoformat(values["data_start"])
+        values["data_end"] = date.fromisoformat(values["data_end"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    manifest: Manifest
+    skills: pl.DataFrame
+    demand: pl.DataFrame
+    rates: pl.DataFrame
+    spread: pl.DataFrame
+    premiums: pl.DataFrame
+    country_share: pl.DataFrame
+
+    def table(self, name: str) -> pl.DataFrame:
+        frame: pl.DataFrame = getattr(self, name)
+        return frame
+
+
+def write_bundle(bundle: Bundle, path: Path) -> Path:
+    """Check the bundle, then write it to a new folder ``path``."""
+    check_bundle(bundle)
+    path.mkdir(parents=True, exist_ok=False)
+    for name in SCHEMAS:
+        bundle.table(name).write_parquet(path / f"{name}.parquet")
+    (path / MANIFEST_FILE).write_text(bundle.manifest.to_json(), encoding="utf-8")
+    return path
+
+
+def read_bundle(path: Path) -> Bundle:
+    """Read and check a bundle folder; BundleError says what is wrong with it."""
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise BundleError(f"{path} is not a forecast bundle: {MANIFEST_FILE} is missing")
+    try:
+        manifest = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BundleError(f"unreadable {MANIFEST_FILE}: {exc}") from exc
+    if manifest.schema_version != SCHEMA_VERSION:
+        raise BundleError(f"bundle schema {manifest.schema_version} is not the supported {SCHEMA_VERSION}")
+    tables: dict[str, pl.DataFrame] = {}
+    for name in SCHEMAS:
+        file = path / f"{name}.parquet"
+        if not file.is_file():
+            raise BundleError(f"bundle table {name}.parquet is missing")
+        tables[name] = pl.read_parquet(file)
+    bundle = Bundle(manifest=manifest, **tables)
+    check_bundle(bundle)
+    return bundle
+
+
+def check_bundle(bundle: Bundle) -> None:
+    """Raise BundleError unless every table has its schema and the forecasts are whole."""
+    for name, schema in SCHEMAS.items():
+        frame = bundle.table(name)
+        if dict(frame.schema) != schema:
+            raise BundleError(f"table {name} has schema {dict(frame.schema)}, expected {schema}")
+    skills = bundle.skills["skill"]
+    if skills.is_empty():
+        raise BundleError("bundle holds no skills")
+    if skills.is_duplicated().any():
+        raise BundleError("bundle lists a skill twice")
+    horizon = bundle.manifest.horizon_weeks
+    first = bundle.manifest.first_forecast_week
+    for name, low, high in (("demand", "p10", "p90"), ("rates", "lower", "upper")):
+        frame = bundle.table(name)
+        per_skill = frame.group_by("skill").agg(weeks=pl.len(), first=pl.col("week_start").min())
+        whole = per_skill.filter((pl.col("weeks") == horizon) & (pl.col("first") == first))
+        if not whole["skill"].sort().equals(skills.sort()):
+            raise BundleError(f"table {name} lacks {horizon} weeks from {first} for every skill")
+        quantiles = pl.col(low, "p50", high)
+        ordered = (pl.col(low) >= 0) & (pl.col(low) <= pl.col("p50")) & (pl.col("p50") <= pl.col(high))
+        bad = frame.filter(pl.any_horizontal(quantiles.is_null() | quantiles.is_nan()) | ~ordered)
+        if bad.height:
+            raise BundleError(
+                f"table {name} has {bad.height} rows with missing, negative or unordered "
+                f"quantiles, the first for skill {bad['skill'][0]!r}"
+            )

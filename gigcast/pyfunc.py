@@ -1,0 +1,53 @@
+"""The registered model as an MLflow pyfunc, for ML engineers in a notebook.
+
+``mlflow.pyfunc.load_model("models:/gigcast@champion").predict(frame)`` takes rows of
+(skill, experience_level, country, week) and returns the market quantiles. ``predict`` only
+delegates to the same lookups the service answers from.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow.pyfunc.model import PythonModel
+
+from gigcast.bundle import BUNDLE_ARTIFACT, read_bundle
+from gigcast.countries import to_alpha2
+from gigcast.lookup import ForecastIndex
+
+
+class GigcastModel(PythonModel):
+    def load_context(self, context: Any) -> None:
+        self.index = ForecastIndex(read_bundle(Path(context.artifacts[BUNDLE_ARTIFACT])))
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        rows = []
+        for record in model_input.to_dict("records"):
+            entry = self.index.find_skill(str(record["skill"]))
+            if entry is None:
+                raise ValueError(f"unknown skill {record['skill']!r}")
+            week = record.get("week")
+            estimate = self.index.estimate_rate(
+                entry,
+                level=record.get("experience_level") or None,
+                country=to_alpha2(str(record.get("country") or "")),
+                offset=self.index.week_offset(date.fromisoformat(str(week)) if week else None),
+            )
+            rows.append(
+                {
+                    "skill": estimate.skill,
+                    "week_start": estimate.week_start.isoformat(),
+                    "p10": estimate.p10,
+                    "p25": estimate.p25,
+                    "p50": estimate.p50,
+                    "p75": estimate.p75,
+                    "p90": estimate.p90,
+                    "basis": estimate.basis.source,
+                }
+            )
+        return pd.DataFrame(rows)

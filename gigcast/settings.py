@@ -1,0 +1,16 @@
+"""Defaults that the trainer, the service and the docs agree on."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+MODEL_NAME = "gigcast"
+CHAMPION_ALIAS = "champion"
+EXPERIMENT_NAME = "gigcast"
+DEFAULT_PORT = 50051
+
+
+def tracking_uri() -> str:
+    """The MLflow tracking URI: ``$MLFLOW_TRACKING_URI``, else SQLite in the working folder."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI

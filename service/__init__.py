@@ -1,0 +1,1 @@
+"""The consumer: loads the champion bundle and answers gRPC requests from memory."""

@@ -1,0 +1,80 @@
+"""Request errors with rich details (AIP-193): what was wrong, in which field, what to try."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+DOMAIN = "gigcast.v1"
+
+
+@dataclass
+class RequestError(Exception):
+    """A request the service refuses, and why. Carried to the client as a rich status."""
+
+    code: grpc.StatusCode
+    message: str
+    violations: list[tuple[str, str]] = field(default_factory=list)  # (field, description)
+    reason: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_status(self) -> grpc.Status:
+        details = []
+        if self.violations:
+            bad_request = error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+                    for f, d in self.violations
+                ]
+            )
+            details.append(_pack(bad_request))
+        if self.reason:
+            details.append(
+                _pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN, metadata=self.metadata))
+            )
+        status = status_pb2.Status(code=_CODES[self.code], message=self.message, details=details)
+        return rpc_status.to_status(status)
+
+
+def invalid(field_name: str, description: str) -> RequestError:
+    return RequestError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"{field_name}: {description}",
+        violations=[(field_name, description)],
+    )
+
+
+def skill_not_found(text: str, suggestions: list[str]) -> RequestError:
+    hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+    return RequestError(
+        grpc.StatusCode.NOT_FOUND,
+        f"unknown skill {text!r}{hint}",
+        reason="SKILL_NOT_FOUND",
+        metadata={"skill": text, "suggestions": ",".join(suggestions)},
+    )
+
+
+def unavailable() -> RequestError:
+    return RequestError(grpc.StatusCode.UNAVAILABLE, "no model loaded yet; retry shortly")
+
+
+def _pack(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+_CODES = {
+    grpc.StatusCode.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND: code_pb2.NOT_FOUND,
+    grpc.StatusCode.UNAVAILABLE: code_pb2.UNAVAILABLE,
+    grpc.StatusCode.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
+}

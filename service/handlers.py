@@ -1,0 +1,204 @@
+"""RPC handlers as plain functions: validate the request, look up, build the response.
+
+Nothing here touches grpc's context: errors are raised as RequestError and the servicer turns
+them into statuses, so the same functions serve tests, batches and any server model.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import date
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from gigcast.countries import to_alpha2
+from gigcast.lookup import Basis, SkillEntry, WeekOutOfRangeError
+from gigcast.v1 import forecast_pb2 as pb
+from service.errors import invalid, skill_not_found
+from service.store import LoadedModel
+
+LEVELS = {
+    pb.EXPERIENCE_LEVEL_UNSPECIFIED: None,
+    pb.EXPERIENCE_LEVEL_ENTRY: "entry",
+    pb.EXPERIENCE_LEVEL_INTERMEDIATE: "intermediate",
+    pb.EXPERIENCE_LEVEL_EXPERT: "expert",
+}
+BASIS_SOURCES = {
+    "skill_level_country": pb.BASIS_SOURCE_SKILL_LEVEL_COUNTRY,
+    "skill_level": pb.BASIS_SOURCE_SKILL_LEVEL,
+    "skill_country": pb.BASIS_SOURCE_SKILL_COUNTRY,
+    "skill": pb.BASIS_SOURCE_SKILL,
+    "category": pb.BASIS_SOURCE_CATEGORY,
+}
+MAX_HORIZON = 52
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def estimate_rate(model: LoadedModel, request: pb.EstimateRateRequest) -> pb.EstimateRateResponse:
+    entry = _skill(model, request.skill)
+    level = _level(request.experience_level)
+    country = _country(request.country)
+    offset = _week(model, request.week)
+    estimate = model.index.estimate_rate(entry, level=level, country=country, offset=offset)
+    return pb.EstimateRateResponse(
+        skill=estimate.skill,
+        week_start=estimate.week_start.isoformat(),
+        country=country or "",
+        experience_level=request.experience_level,
+        p10=estimate.p10,
+        p25=estimate.p25,
+        p50=estimate.p50,
+        p75=estimate.p75,
+        p90=estimate.p90,
+        median_interval=pb.Interval(lower=estimate.lower, upper=estimate.upper, coverage=estimate.coverage),
+        basis=_basis(estimate.basis),
+        model=_model_ref(model),
+    )
+
+
+def forecast_demand(model: LoadedModel, request: pb.ForecastDemandRequest) -> pb.ForecastDemandResponse:
+    entry = _skill(model, request.skill)
+    horizon = _horizon(request.horizon_weeks)
+    country = _country(request.country)
+    points = model.index.demand(entry, country=country, horizon=horizon)
+    return pb.ForecastDemandResponse(
+        skill=entry.skill,
+        country=country or "",
+        points=[
+            pb.DemandPoint(week_start=p.week_start.isoformat(), p10=p.p10, p50=p.p50, p90=p.p90)
+            for p in points
+        ],
+        basis=_basis(model.index.demand_basis(entry, country)),
+        model=_model_ref(model),
+    )
+
+
+def list_skills(model: LoadedModel, request: pb.ListSkillsRequest) -> pb.ListSkillsResponse:
+    if request.page_size < 0:
+        raise invalid("page_size", "must not be negative")
+    size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    query = request.query.strip().lower()
+    category = request.category.strip().lower()
+    offset = _page_offset(request.page_token, query, category)
+    matching = [
+        entry
+        for entry in model.index.skills.values()
+        if (not category or entry.category == category)
+        and (
+            not query
+            or any(query in name.lower() for name in (entry.skill, entry.display_name, *entry.aliases))
+        )
+    ]
+    page = matching[offset : offset + size]
+    following = offset + size
+    return pb.ListSkillsResponse(
+        skills=[
+            pb.Skill(
+                id=e.skill,
+                display_name=e.display_name,
+                category=e.category,
+                weeks_of_history=e.weeks_of_history,
+                aliases=e.aliases,
+            )
+            for e in page
+        ],
+        next_page_token=_page_token(following, query, category) if following < len(matching) else "",
+        total_size=len(matching),
+    )
+
+
+def get_model_info(model: LoadedModel, request: pb.GetModelInfoRequest) -> pb.GetModelInfoResponse:
+    manifest = model.index.manifest
+    trained_at = Timestamp()
+    trained_at.FromDatetime(manifest.trained_at)
+    return pb.GetModelInfoResponse(
+        name=model.name,
+        version=model.version,
+        alias=model.alias,
+        run_id=model.run_id,
+        trained_at=trained_at,
+        data_start=manifest.data_start.isoformat(),
+        data_end=manifest.data_end.isoformat(),
+        skill_count=len(model.index.skills),
+        metrics=manifest.metrics,
+        bundle_schema_version=manifest.schema_version,
+    )
+
+
+def _skill(model: LoadedModel, text: str) -> SkillEntry:
+    if not text.strip():
+        raise invalid("skill", "must not be empty")
+    entry = model.index.find_skill(text)
+    if entry is None:
+        raise skill_not_found(text, model.index.suggest(text))
+    return entry
+
+
+def _level(value: int) -> str | None:
+    if value not in LEVELS:
+        raise invalid("experience_level", f"unknown value {value}")
+    return LEVELS[value]  # type: ignore[index]
+
+
+def _country(text: str) -> str | None:
+    if not text.strip():
+        return None
+    code = to_alpha2(text)
+    if code is None:
+        raise invalid("country", f"{text!r} is not an ISO 3166-1 country code or English name")
+    return code
+
+
+def _week(model: LoadedModel, text: str) -> int:
+    if not text.strip():
+        return 0
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise invalid("week", f"{text!r} is not an ISO date (YYYY-MM-DD)") from None
+    try:
+        return model.index.week_offset(day)
+    except WeekOutOfRangeError as exc:
+        raise invalid("week", str(exc)) from None
+
+
+def _horizon(weeks: int) -> int:
+    if not 1 <= weeks <= MAX_HORIZON:
+        raise invalid("horizon_weeks", f"must be between 1 and {MAX_HORIZON}, got {weeks}")
+    return weeks
+
+
+def _page_token(offset: int, query: str, category: str) -> str:
+    payload = json.dumps({"offset": offset, "query": query, "category": category}).encode()
+    return base64.urlsafe_b64encode(payload).decode()
+
+
+def _page_offset(token: str, query: str, category: str) -> int:
+    """The offset a token stands for; it must come from a request with the same filters."""
+    if not token:
+        return 0
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = int(state["offset"])
+        same = state["query"] == query and state["category"] == category
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise invalid("page_token", "not a token this service issued") from None
+    if not same or offset < 0:
+        raise invalid("page_token", "belongs to a request with other filters")
+    return offset
+
+
+def _basis(basis: Basis) -> pb.Basis:
+    return pb.Basis(
+        source=BASIS_SOURCES[basis.source],
+        weeks_of_history=basis.weeks_of_history,
+        observations=basis.observations,
+        description=basis.description,
+    )
+
+
+def _model_ref(model: LoadedModel) -> pb.ModelRef:
+    return pb.ModelRef(name=model.name, version=model.version)

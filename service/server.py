@@ -1,0 +1,124 @@
+"""gRPC server wiring: the servicer, health, reflection, and a graceful stop.
+
+``create_server`` binds without starting so that tests can use port 0; ``serve`` runs the
+whole life: start, load the champion, report SERVING, drain on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from gigcast.v1 import forecast_pb2 as pb
+from gigcast.v1 import forecast_pb2_grpc as pb_grpc
+from service import handlers
+from service.errors import RequestError, unavailable
+from service.store import LoadedModel, Store, fetch
+
+log = logging.getLogger("gigcast.serve")
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ForecastService"].full_name
+
+Request = TypeVar("Request", bound=Message)
+Response = TypeVar("Response", bound=Message)
+
+
+class ForecastServicer(pb_grpc.ForecastServiceServicer):
+    """Thin: every rpc is one handler function applied to the current model."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _answer(
+        self,
+        handler: Callable[[LoadedModel, Request], Response],
+        request: Request,
+        context: grpc.aio.ServicerContext,
+    ) -> Response:
+        model = self.store.current
+        try:
+            if model is None:
+                raise unavailable()
+            return handler(model, request)
+        except RequestError as error:
+            await context.abort_with_status(error.to_status())
+            raise  # abort_with_status always raises; this keeps type checkers honest
+
+    async def EstimateRate(
+        self, request: pb.EstimateRateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EstimateRateResponse:
+        return await self._answer(handlers.estimate_rate, request, context)
+
+    async def ForecastDemand(
+        self, request: pb.ForecastDemandRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ForecastDemandResponse:
+        return await self._answer(handlers.forecast_demand, request, context)
+
+    async def ListSkills(
+        self, request: pb.ListSkillsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSkillsResponse:
+        return await self._answer(handlers.list_skills, request, context)
+
+    async def GetModelInfo(
+        self, request: pb.GetModelInfoRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetModelInfoResponse:
+        return await self._answer(handlers.get_model_info, request, context)
+
+
+def create_server(address: str, store: Store, health: HealthServicer) -> tuple[grpc.aio.Server, int]:
+    """A server with gigcast, health and reflection, bound to ``address`` but not started."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    pb_grpc.add_ForecastServiceServicer_to_server(ForecastServicer(store), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(address)
+    return server, port
+
+
+async def serve(
+    *, host: str, port: int, tracking_uri: str, name: str, alias: str, cache_dir: Path, grace: float = 5.0
+) -> None:
+    """Serve until SIGTERM or SIGINT, then let in-flight calls finish for ``grace`` seconds."""
+    store = Store()
+    health = HealthServicer()
+    server, bound = create_server(f"{host}:{port}", store, health)
+    for service in ("", SERVICE_NAME):
+        await health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await server.start()
+    log.info("listening on %s:%d, loading %s@%s from %s", host, bound, name, alias, tracking_uri)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        model = await asyncio.to_thread(
+            fetch, tracking_uri=tracking_uri, name=name, alias=alias, cache_dir=cache_dir
+        )
+        store.swap(model)
+        for service in ("", SERVICE_NAME):
+            await health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "SERVING %s version %s (%d skills) on %s:%d",
+            name,
+            model.version,
+            len(model.index.skills),
+            host,
+            bound,
+        )
+        await stop.wait()
+        log.info("stopping: draining in-flight calls for up to %.0fs", grace)
+    finally:
+        await health.enter_graceful_shutdown()
+        await server.stop(grace)

@@ -1,0 +1,47 @@
+"""Shared fixtures: a small real market and a model trained on it with real Prophet fits."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from gigcast.lookup import ForecastIndex
+from gigcast.taxonomy import Taxonomy, load_taxonomy
+from service.store import LoadedModel
+from training.ingest import ingest
+from training.pipeline import TrainConfig, Trained, train
+from training.synth import synthesize
+
+END = date(2026, 11, 15)  # a Sunday: the market's last week starts Monday 2026-11-09
+SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def taxonomy() -> Taxonomy:
+    return load_taxonomy()
+
+
+@pytest.fixture(scope="session")
+def small_market() -> pl.DataFrame:
+    """Six skills over 40 weeks, one of them launched late."""
+    return synthesize(skills=6, weeks=40, end=END, seed=11)
+
+
+@pytest.fixture(scope="session")
+def trained(
+    small_market: pl.DataFrame, taxonomy: Taxonomy, tmp_path_factory: pytest.TempPathFactory
+) -> Trained:
+    path = tmp_path_factory.mktemp("market") / "postings.parquet"
+    small_market.write_parquet(path)
+    accepted = ingest(path, taxonomy=taxonomy).accepted
+    return train(accepted, taxonomy=taxonomy, config=TrainConfig(horizon=12, holdout=4, workers=1))
+
+
+@pytest.fixture(scope="session")
+def model(trained: Trained) -> LoadedModel:
+    return LoadedModel(
+        name="gigcast", version="1", alias="champion", run_id="run", index=ForecastIndex(trained.bundle)
+    )

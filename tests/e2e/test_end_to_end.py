@@ -1,0 +1,126 @@
+"""The whole path with the real commands: synth → train → MLflow champion → gRPC → CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from client.cli import app
+
+BIN = Path(sys.executable).parent
+
+
+def command(name: str) -> str:
+    path = shutil.which(name, path=str(BIN))
+    assert path, f"{name} is not installed in {BIN}"
+    return path
+
+
+def lines_of(stream: object) -> queue.Queue[str]:
+    found: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            found.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return found
+
+
+def wait_for(lines: queue.Queue[str], pattern: str, seconds: float) -> re.Match[str]:
+    deadline = time.monotonic() + seconds
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if match := re.search(pattern, line):
+            return match
+    raise AssertionError(f"no line matching {pattern!r} in {seconds}s:\n{''.join(seen)}")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def env(workdir: Path) -> dict[str, str]:
+    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
+
+
+@pytest.fixture(scope="module")
+def trained(workdir: Path, env: dict[str, str]) -> Path:
+    postings = workdir / "postings.csv"
+    synth = [command("gigcast-train"), "synth", "--out", str(postings), "--skills", "5", "--weeks", "40"]
+    subprocess.run([*synth, "--seed", "3"], check=True, cwd=workdir, env=env)
+    train = [command("gigcast-train"), "run", "--data", str(postings), "--horizon", "12", "--quiet"]
+    done = subprocess.run(train, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "→ @champion" in done.stderr
+    return postings
+
+
+@pytest.fixture(scope="module")
+def server(trained: Path, workdir: Path, env: dict[str, str]) -> Iterator[str]:
+    serve = [command("gigcast-serve"), "--port", "0", "--cache-dir", str(workdir / "cache")]
+    process = subprocess.Popen(serve, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = lines_of(process.stderr)
+        match = wait_for(lines, r"SERVING gigcast version 1 .* on 127\.0\.0\.1:(\d+)", 120)
+        yield f"127.0.0.1:{match.group(1)}"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_rate_answers_in_dollars_per_hour(server: str) -> None:
+    args = ["--target", server, "rate", "prompt engineering", "--level", "expert", "--country", "US", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["skill"] == "prompt-engineering"
+    assert 3 <= answer["p10"] <= answer["p50"] <= answer["p90"] <= 1000
+    assert answer["model"] == {"name": "gigcast", "version": "1"}
+
+
+def test_demand_gives_the_weeks_asked(server: str) -> None:
+    args = ["--target", server, "demand", "prompt engineering", "--weeks", "8", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.output)["points"]
+    assert len(points) == 8
+    assert all(p["p10"] <= p["p50"] <= p["p90"] for p in points)
+
+
+def test_readable_output_and_unknown_skill(server: str) -> None:
+    result = CliRunner().invoke(app, ["--target", server, "rate", "Prompt Engineering"])
+    assert result.exit_code == 0
+    assert "p50" in result.output and "/h" in result.output
+    missing = CliRunner().invoke(app, ["--target", server, "rate", "prompt enginering"])
+    assert missing.exit_code == 4
+    assert "did you mean prompt-engineering" in missing.output
+
+
+def test_second_run_keeps_the_champion(trained: Path, workdir: Path, env: dict[str, str]) -> None:
+    again = [command("gigcast-train"), "run", "--data", str(trained), "--if-no-champion", "--quiet"]
+    done = subprocess.run(again, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "nothing to train" in done.stderr

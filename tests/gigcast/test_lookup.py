@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+
+from gigcast.lookup import WeekOutOfRangeError
+from service.store import LoadedModel
+
+
+def test_every_skill_answers_ordered_quantiles(model: LoadedModel) -> None:
+    index = model.index
+    for entry in index.skills.values():
+        for level in (None, "entry", "intermediate", "expert"):
+            e = index.estimate_rate(entry, level=level, country="US", offset=0)
+            assert 0 < e.p10 <= e.p25 <= e.p50 <= e.p75 <= e.p90
+            assert e.lower <= e.p50 <= e.upper
+
+
+def test_premiums_move_the_median_by_their_factor(model: LoadedModel) -> None:
+    index = model.index
+    entry = next(iter(index.skills.values()))
+    base = index.estimate_rate(entry, level=None, country=None, offset=0)
+    expert = index.estimate_rate(entry, level="expert", country=None, offset=0)
+    entry_level = index.estimate_rate(entry, level="entry", country=None, offset=0)
+    assert entry_level.p50 < base.p50 < expert.p50
+    premium = model.index._premiums[("level", "expert")][0]
+    assert math.isclose(expert.p50 / base.p50, premium)
+    assert expert.basis.source == "skill_level"
+
+
+def test_country_without_data_is_said_not_guessed(model: LoadedModel) -> None:
+    entry = next(iter(model.index.skills.values()))
+    estimate = model.index.estimate_rate(entry, level=None, country="IS", offset=0)
+    assert estimate.basis.source == "skill"
+    assert "no IS data" in estimate.basis.description
+
+
+def test_names_are_case_insensitive_and_suggestions_are_close(model: LoadedModel) -> None:
+    skill = next(iter(model.index.skills.values()))
+    assert model.index.find_skill(skill.display_name.upper()) == skill
+    assert model.index.find_skill("no such skill") is None
+    assert model.index.suggest(skill.display_name[:-2])[0] == skill.skill
+
+
+def test_weeks_snap_to_monday_inside_the_horizon(model: LoadedModel) -> None:
+    first = model.index.weeks[0]
+    assert model.index.week_offset(None) == 0
+    assert model.index.week_offset(first + timedelta(days=3)) == 0
+    assert model.index.week_offset(first + timedelta(weeks=2)) == 2
+    with pytest.raises(WeekOutOfRangeError):
+        model.index.week_offset(first - timedelta(days=1))
+
+
+def test_country_demand_is_a_share_of_the_whole(model: LoadedModel) -> None:
+    entry = next(iter(model.index.skills.values()))
+    whole = model.index.demand(entry, country=None, horizon=4)
+    us = model.index.demand(entry, country="US", horizon=4)
+    assert len(whole) == len(us) == 4
+    assert all(0 < u.p50 < w.p50 for u, w in zip(us, whole, strict=True))

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import grpc
+import pytest
+
+from gigcast.v1 import forecast_pb2 as pb
+from service import handlers
+from service.errors import RequestError
+from service.store import LoadedModel
+
+
+def first_skill(model: LoadedModel) -> str:
+    return next(iter(model.index.skills))
+
+
+def refused(call, model: LoadedModel, request) -> RequestError:  # type: ignore[no-untyped-def]
+    with pytest.raises(RequestError) as caught:
+        call(model, request)
+    return caught.value
+
+
+def test_estimate_rate_answers_by_display_name_in_any_case(model: LoadedModel) -> None:
+    skill = model.index.skills[first_skill(model)]
+    response = handlers.estimate_rate(
+        model,
+        pb.EstimateRateRequest(
+            skill=skill.display_name.upper(), experience_level=pb.EXPERIENCE_LEVEL_EXPERT, country="united states"
+        ),
+    )
+    assert response.skill == skill.skill
+    assert response.country == "US"
+    assert response.week_start == model.index.weeks[0].isoformat()
+    assert 0 < response.p10 <= response.p25 <= response.p50 <= response.p75 <= response.p90
+    assert response.median_interval.lower <= response.p50 <= response.median_interval.upper
+    assert response.basis.source == pb.BASIS_SOURCE_SKILL_LEVEL_COUNTRY
+    assert (response.model.name, response.model.version) == ("gigcast", "1")
+
+
+def test_week_picks_the_forecast_week(model: LoadedModel) -> None:
+    week = model.index.weeks[3] + timedelta(days=2)
+    response = handlers.estimate_rate(model, pb.EstimateRateRequest(skill=first_skill(model), week=week.isoformat()))
+    assert response.week_start == model.index.weeks[3].isoformat()
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (pb.EstimateRateRequest(skill=""), "skill"),
+        (pb.EstimateRateRequest(skill="{skill}", experience_level=9), "experience_level"),
+        (pb.EstimateRateRequest(skill="{skill}", country="Narnia"), "country"),
+        (pb.EstimateRateRequest(skill="{skill}", week="soon"), "week"),
+        (pb.EstimateRateRequest(skill="{skill}", week="1999-01-04"), "week"),
+    ],
+)
+def test_bad_fields_are_invalid_argument_naming_the_field(
+    model: LoadedModel, request_: pb.EstimateRateRequest, field: str
+) -> None:
+    request_.skill = request_.skill.format(skill=first_skill(model))
+    error = refused(handlers.estimate_rate, model, request_)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in error.violations] == [field]
+
+
+def test_unknown_skill_is_not_found_with_suggestions(model: LoadedModel) -> None:
+    skill = first_skill(model)
+    error = refused(handlers.estimate_rate, model, pb.EstimateRateRequest(skill=skill[:-1] + "x"))
+    assert error.code == grpc.StatusCode.NOT_FOUND
+    assert skill in error.metadata["suggestions"].split(",")
+    assert skill in error.message
+
+
+@pytest.mark.parametrize("weeks", [0, 53, -1])
+def test_demand_horizon_outside_1_to_52_is_refused(model: LoadedModel, weeks: int) -> None:
+    error = refused(
+        handlers.forecast_demand, model, pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=weeks)
+    )
+    assert error.violations[0][0] == "horizon_weeks"
+
+
+def test_demand_gives_one_monday_per_week(model: LoadedModel) -> None:
+    response = handlers.forecast_demand(model, pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=8))
+    assert [p.week_start for p in response.points] == [w.isoformat() for w in model.index.weeks[:8]]
+    assert all(0 <= p.p10 <= p.p50 <= p.p90 for p in response.points)
+
+
+def test_list_skills_pages_through_everything_once(model: LoadedModel) -> None:
+    seen, token = [], ""
+    while True:
+        page = handlers.list_skills(model, pb.ListSkillsRequest(page_size=2, page_token=token))
+        seen += [s.id for s in page.skills]
+        assert page.total_size == len(model.index.skills)
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == sorted(model.index.skills)
+
+
+def test_list_skills_filters_and_refuses_foreign_tokens(model: LoadedModel) -> None:
+    entry = model.index.skills[first_skill(model)]
+    filtered = handlers.list_skills(model, pb.ListSkillsRequest(category=entry.category.upper()))
+    assert {s.category for s in filtered.skills} == {entry.category}
+    token = handlers.list_skills(model, pb.ListSkillsRequest(page_size=1)).next_page_token
+    for request in (
+        pb.ListSkillsRequest(page_token=token, query="x"),
+        pb.ListSkillsRequest(page_token="!!!"),
+        pb.ListSkillsRequest(page_size=-1),
+    ):
+        assert refused(handlers.list_skills, model, request).code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_model_info_describes_the_bundle(model: LoadedModel) -> None:
+    info = handlers.get_model_info(model, pb.GetModelInfoRequest())
+    manifest = model.index.manifest
+    assert (info.name, info.version, info.alias) == ("gigcast", "1", "champion")
+    assert info.skill_count == len(model.index.skills)
+    assert info.data_end == manifest.data_end.isoformat()
+    assert info.trained_at.ToDatetime().date() == manifest.trained_at.date()
+    assert set(info.metrics) == set(manifest.metrics) and "demand_mase" in info.metrics

@@ -1,0 +1,101 @@
+"""A real grpc.aio server on a loopback port, called through real channels."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
+
+from gigcast.v1 import forecast_pb2 as pb
+from gigcast.v1 import forecast_pb2_grpc as pb_grpc
+from service.server import SERVICE_NAME, create_server
+from service.store import LoadedModel, Store
+
+
+@dataclass
+class Running:
+    store: Store
+    channel: grpc.Channel
+    stub: pb_grpc.ForecastServiceStub
+    health: HealthServicer
+    loop: asyncio.AbstractEventLoop
+
+    def set_health(self, status: int) -> None:
+        asyncio.run_coroutine_threadsafe(self.health.set(SERVICE_NAME, status), self.loop).result()
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    store = Store()
+
+    async def start() -> tuple[grpc.aio.Server, int, HealthServicer]:
+        health = HealthServicer()
+        server, port = create_server("127.0.0.1:0", store, health)
+        await server.start()
+        return server, port, health
+
+    server, port, health = asyncio.run_coroutine_threadsafe(start(), loop).result()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield Running(store, channel, pb_grpc.ForecastServiceStub(channel), health, loop)
+    channel.close()
+    asyncio.run_coroutine_threadsafe(server.stop(None), loop).result()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+
+
+def test_unavailable_until_a_model_is_loaded_then_answers(running: Running, model: LoadedModel) -> None:
+    skill = next(iter(model.index.skills))
+    with pytest.raises(grpc.RpcError) as caught:
+        running.stub.EstimateRate(pb.EstimateRateRequest(skill=skill), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    running.store.swap(model)
+    response = running.stub.EstimateRate(pb.EstimateRateRequest(skill=skill), timeout=5)
+    assert response.skill == skill and response.p50 > 0
+
+
+def test_bad_request_carries_field_violations(running: Running, model: LoadedModel) -> None:
+    running.store.swap(model)
+    with pytest.raises(grpc.RpcError) as caught:
+        running.stub.ForecastDemand(pb.ForecastDemandRequest(skill="x", horizon_weeks=0), timeout=5)
+    # the skill is checked first: an unknown skill is NOT_FOUND with its details
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    skill = next(iter(model.index.skills))
+    with pytest.raises(grpc.RpcError) as caught:
+        running.stub.ForecastDemand(pb.ForecastDemandRequest(skill=skill, horizon_weeks=0), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(caught.value)
+    assert status is not None
+    bad = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad)
+    assert bad.field_violations[0].field == "horizon_weeks"
+
+
+def test_later_rpcs_answer_unimplemented(running: Running, model: LoadedModel) -> None:
+    running.store.swap(model)
+    with pytest.raises(grpc.RpcError) as caught:
+        running.stub.QuoteGig(pb.QuoteGigRequest(skills=["x"], estimated_hours=1), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_health_and_reflection_are_served(running: Running) -> None:
+    health = health_pb2_grpc.HealthStub(running.channel)
+    running.set_health(health_pb2.HealthCheckResponse.SERVING)
+    answer = health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=5)
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+    reflection = reflection_pb2_grpc.ServerReflectionStub(running.channel)
+    replies = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    names = {s.name for reply in replies for s in reply.list_services_response.service}
+    assert {"gigcast.v1.ForecastService", "grpc.health.v1.Health"} <= names

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from statistics import median
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from training.panels import demand_panel, rate_observations, rate_panel
+
+
+def postings(rows: list[tuple[datetime, list[str], float | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "posted_at": [r[0] for r in rows],
+            "skills": [r[1] for r in rows],
+            "hourly_rate": [r[2] for r in rows],
+            "experience_level": ["expert"] * len(rows),
+            "country": ["US"] * len(rows),
+        },
+        schema={
+            "posted_at": pl.Datetime("us", "UTC"),
+            "skills": pl.List(pl.String),
+            "hourly_rate": pl.Float64,
+            "experience_level": pl.String,
+            "country": pl.String,
+        },
+    )
+
+
+def at(day: date, hour: int = 12) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc)
+
+
+def test_weeks_start_monday_and_sunday_night_stays_in_its_week() -> None:
+    frame = postings(
+        [
+            (at(date(2026, 11, 22), 23), ["rag"], None),  # Sunday 23:00 UTC
+            (at(date(2026, 11, 23), 0), ["rag"], None),  # Monday 00:00 UTC
+        ]
+    )
+    panel = demand_panel(frame)
+    assert panel["week_start"].to_list() == [date(2026, 11, 16), date(2026, 11, 23)]
+    assert panel["postings"].to_list() == [1, 1]
+
+
+def test_quiet_weeks_are_zeros_until_the_end_of_the_data() -> None:
+    frame = postings(
+        [
+            (at(date(2026, 1, 5)), ["rag", "sql"], None),
+            (at(date(2026, 1, 26)), ["sql"], None),
+        ]
+    )
+    panel = demand_panel(frame)
+    rag = panel.filter(pl.col("skill") == "rag")
+    assert rag["postings"].to_list() == [1, 0, 0, 0]
+    assert rag["week_start"].to_list()[-1] == date(2026, 1, 26)
+
+
+def test_rate_panel_is_the_weekly_median_of_rated_postings() -> None:
+    monday = date(2026, 3, 2)
+    frame = postings(
+        [
+            (at(monday), ["rag"], 10.0),
+            (at(monday + timedelta(days=1)), ["rag"], 30.0),
+            (at(monday + timedelta(days=2)), ["rag"], 100.0),
+            (at(monday + timedelta(days=3)), ["rag"], None),
+        ]
+    )
+    panel = rate_panel(rate_observations(frame))
+    assert panel.select("rate", "observations").row(0) == (30.0, 3)
+
+
+rows = st.lists(
+    st.tuples(
+        st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2025, 6, 30)).map(
+            lambda d: d.replace(tzinfo=timezone.utc)
+        ),
+        st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=2, unique=True),
+        st.one_of(st.none(), st.floats(min_value=3, max_value=500)),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows)
+def test_panels_match_a_plain_python_reference(data: list[tuple[datetime, list[str], float | None]]) -> None:
+    def monday(d: datetime) -> date:
+        return d.date() - timedelta(days=d.weekday())
+
+    end = max(monday(d) for d, _, _ in data)
+    counts = Counter((skill, monday(d)) for d, skills, _ in data for skill in skills)
+    expected = {}
+    for skill in {s for _, skills, _ in data for s in skills}:
+        week = min(w for (s, w) in counts if s == skill)
+        while week <= end:
+            expected[(skill, week)] = counts.get((skill, week), 0)
+            week += timedelta(weeks=1)
+    panel = demand_panel(postings(data))
+    assert {(s, w): n for s, w, n in panel.iter_rows()} == expected
+
+    rates: dict[tuple[str, date], list[float]] = {}
+    for d, skills, rate in data:
+        for skill in skills:
+            if rate is not None:
+                rates.setdefault((skill, monday(d)), []).append(rate)
+    got = {(s, w): r for s, w, r, _ in rate_panel(rate_observations(postings(data))).iter_rows()}
+    assert got.keys() == rates.keys()
+    for key, values in rates.items():
+        assert abs(got[key] - median(values)) < 1e-9

@@ -1,0 +1,1 @@
+"""The producer: postings in, a forecast bundle registered in MLflow out."""
