@@ -2,7 +2,8 @@
 
 ``mlflow.pyfunc.load_model("models:/gigcast@champion").predict(frame)`` takes rows of
 (skill, experience_level, country, week) and returns the market quantiles. ``predict`` only
-delegates to the same lookups the service answers from.
+delegates to the same lookups the service answers from. The trainer logs this file as
+"models from code", so loading executes it rather than unpickling anything.
 """
 
 from __future__ import annotations
@@ -12,11 +13,32 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from mlflow.models import ModelSignature, set_model
 from mlflow.pyfunc.model import PythonModel
+from mlflow.types import ColSpec, Schema
 
 from gigcast.bundle import BUNDLE_ARTIFACT, read_bundle
 from gigcast.countries import to_alpha2
 from gigcast.lookup import ForecastIndex
+
+SIGNATURE = ModelSignature(
+    inputs=Schema(
+        [
+            ColSpec("string", "skill"),
+            ColSpec("string", "experience_level", required=False),
+            ColSpec("string", "country", required=False),
+            ColSpec("string", "week", required=False),
+        ]
+    ),
+    outputs=Schema(
+        [
+            ColSpec("string", "skill"),
+            ColSpec("string", "week_start"),
+            *(ColSpec("double", q) for q in ("p10", "p25", "p50", "p75", "p90")),
+            ColSpec("string", "basis"),
+        ]
+    ),
+)
 
 
 class GigcastModel(PythonModel):
@@ -51,3 +73,6 @@ class GigcastModel(PythonModel):
                 }
             )
         return pd.DataFrame(rows)
+
+
+set_model(GigcastModel())

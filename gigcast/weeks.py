@@ -8,4 +8,3 @@ from datetime import date, timedelta
 def monday_of(day: date) -> date:
     """The Monday that starts ``day``'s week."""
     return day - timedelta(days=day.weekday())
-

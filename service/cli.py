@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from gigcast.settings import CHAMPION_ALIAS, DEFAULT_PORT, MODEL_NAME, tracking_uri
+
+# Bundles are fetched once at start; MLflow's download bars would only clutter the log.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(add_completion=False)
 

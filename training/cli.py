@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,9 @@ from rich.table import Table
 from gigcast.bundle import write_bundle
 from gigcast.settings import MODEL_NAME, tracking_uri
 from gigcast.taxonomy import load_taxonomy
+
+# MLflow's per-file download bars would drown the output of a training run.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(help="Train gigcast forecasts and register them in MLflow.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -122,10 +126,10 @@ def run(
             params={**config.params(), "data": str(data)},
             metrics={**trained.metrics, **{f"ingest_{k}": float(v) for k, v in counts.items()}},
             tables={"scores": trained.scores, "quarantine": result.quarantined},
+            example_skill=trained.bundle.skills["skill"][0],
         )
-    console.print(
-        _summary(model_name, registered.version, registered.champion, registered.run_id, trained.metrics)
-    )
+    console.print(_summary(model_name, registered.version, registered.champion, trained.metrics))
+    console.print(f"MLflow run {registered.run_id} in {uri}")
 
 
 def _progress(quiet: bool) -> Progress:
@@ -140,10 +144,8 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
-def _summary(name: str, version: str, champion: bool, run_id: str, metrics: dict[str, float]) -> Table:
-    table = Table(
-        title=f"{name} version {version}" + (" → @champion" if champion else ""), caption=f"run {run_id}"
-    )
+def _summary(name: str, version: str, champion: bool, metrics: dict[str, float]) -> Table:
+    table = Table(title=f"{name} version {version}" + (" → @champion" if champion else ""))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in sorted(metrics.items()):

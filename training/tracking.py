@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import polars as pl
 
 from gigcast.bundle import BUNDLE_ARTIFACT
-from gigcast.pyfunc import GigcastModel
 from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME
 
 
@@ -31,11 +31,15 @@ def log_training(
     params: dict[str, str],
     metrics: dict[str, float],
     tables: dict[str, pl.DataFrame],
+    example_skill: str,
 ) -> Registered:
     """Log the run, register the bundle, and make it champion when there is none yet."""
     import mlflow
+    import pandas as pd
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
+
+    from gigcast.pyfunc import SIGNATURE
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(EXPERIMENT_NAME)
@@ -49,8 +53,12 @@ def log_training(
                 mlflow.log_artifact(str(path), artifact_path="tables")
         info = mlflow.pyfunc.log_model(
             name="gigcast",
-            python_model=GigcastModel(),
+            python_model=str(resources.files("gigcast") / "pyfunc.py"),
             artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+            signature=SIGNATURE,
+            input_example=pd.DataFrame(
+                {"skill": [example_skill], "experience_level": ["expert"], "country": ["US"], "week": [""]}
+            ),
             registered_model_name=model_name,
             pip_requirements=["gigcast", "polars", "mlflow", "pycountry"],
         )

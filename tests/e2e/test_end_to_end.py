@@ -92,7 +92,17 @@ def server(trained: Path, workdir: Path, env: dict[str, str]) -> Iterator[str]:
 
 
 def test_rate_answers_in_dollars_per_hour(server: str) -> None:
-    args = ["--target", server, "rate", "prompt engineering", "--level", "expert", "--country", "US", "--json"]
+    args = [
+        "--target",
+        server,
+        "rate",
+        "prompt engineering",
+        "--level",
+        "expert",
+        "--country",
+        "US",
+        "--json",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
@@ -124,3 +134,22 @@ def test_second_run_keeps_the_champion(trained: Path, workdir: Path, env: dict[s
     done = subprocess.run(again, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "nothing to train" in done.stderr
+
+
+def test_registered_model_loads_as_a_pyfunc(trained: Path, env: dict[str, str]) -> None:
+    import mlflow
+    import pandas as pd
+
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    model = mlflow.pyfunc.load_model("models:/gigcast@champion")
+    frame = pd.DataFrame(
+        {
+            "skill": ["Prompt Engineering", "prompt-engineering"],
+            "experience_level": ["expert", None],
+            "country": ["US", None],
+        }
+    )
+    answer = model.predict(frame)
+    assert list(answer["skill"]) == ["prompt-engineering", "prompt-engineering"]
+    assert (answer["p10"] <= answer["p50"]).all() and (answer["p50"] <= answer["p90"]).all()
+    assert answer["p50"][0] > answer["p50"][1]  # an expert in the US charges more than the market median

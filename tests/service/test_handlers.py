@@ -26,7 +26,9 @@ def test_estimate_rate_answers_by_display_name_in_any_case(model: LoadedModel) -
     response = handlers.estimate_rate(
         model,
         pb.EstimateRateRequest(
-            skill=skill.display_name.upper(), experience_level=pb.EXPERIENCE_LEVEL_EXPERT, country="united states"
+            skill=skill.display_name.upper(),
+            experience_level=pb.EXPERIENCE_LEVEL_EXPERT,
+            country="united states",
         ),
     )
     assert response.skill == skill.skill
@@ -40,7 +42,9 @@ def test_estimate_rate_answers_by_display_name_in_any_case(model: LoadedModel) -
 
 def test_week_picks_the_forecast_week(model: LoadedModel) -> None:
     week = model.index.weeks[3] + timedelta(days=2)
-    response = handlers.estimate_rate(model, pb.EstimateRateRequest(skill=first_skill(model), week=week.isoformat()))
+    response = handlers.estimate_rate(
+        model, pb.EstimateRateRequest(skill=first_skill(model), week=week.isoformat())
+    )
     assert response.week_start == model.index.weeks[3].isoformat()
 
 
@@ -74,13 +78,17 @@ def test_unknown_skill_is_not_found_with_suggestions(model: LoadedModel) -> None
 @pytest.mark.parametrize("weeks", [0, 53, -1])
 def test_demand_horizon_outside_1_to_52_is_refused(model: LoadedModel, weeks: int) -> None:
     error = refused(
-        handlers.forecast_demand, model, pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=weeks)
+        handlers.forecast_demand,
+        model,
+        pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=weeks),
     )
     assert error.violations[0][0] == "horizon_weeks"
 
 
 def test_demand_gives_one_monday_per_week(model: LoadedModel) -> None:
-    response = handlers.forecast_demand(model, pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=8))
+    response = handlers.forecast_demand(
+        model, pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=8)
+    )
     assert [p.week_start for p in response.points] == [w.isoformat() for w in model.index.weeks[:8]]
     assert all(0 <= p.p10 <= p.p50 <= p.p90 for p in response.points)
 

@@ -96,6 +96,8 @@ def test_health_and_reflection_are_served(running: Running) -> None:
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
     reflection = reflection_pb2_grpc.ServerReflectionStub(running.channel)
-    replies = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    replies = reflection.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
     names = {s.name for reply in replies for s in reply.list_services_response.service}
     assert {"gigcast.v1.ForecastService", "grpc.health.v1.Health"} <= names

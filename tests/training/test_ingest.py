@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -9,7 +9,7 @@ import pytest
 from gigcast.taxonomy import Taxonomy
 from training.ingest import IngestError, ingest
 
-NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def write(tmp_path: Path, rows: list[dict[str, object]], suffix: str = ".csv") -> Path:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from statistics import median
 
 import polars as pl
@@ -31,7 +31,7 @@ def postings(rows: list[tuple[datetime, list[str], float | None]]) -> pl.DataFra
 
 
 def at(day: date, hour: int = 12) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
 def test_weeks_start_monday_and_sunday_night_stays_in_its_week() -> None:
@@ -76,7 +76,7 @@ def test_rate_panel_is_the_weekly_median_of_rated_postings() -> None:
 rows = st.lists(
     st.tuples(
         st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2025, 6, 30)).map(
-            lambda d: d.replace(tzinfo=timezone.utc)
+            lambda d: d.replace(tzinfo=UTC)
         ),
         st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=2, unique=True),
         st.one_of(st.none(), st.floats(min_value=3, max_value=500)),

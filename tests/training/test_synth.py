@@ -4,8 +4,8 @@ from datetime import date
 
 import polars as pl
 
-from training.synth import pick_skills, synthesize
 from gigcast.taxonomy import Taxonomy
+from training.synth import pick_skills, synthesize
 
 END = date(2026, 11, 15)
 
