@@ -171,17 +171,12 @@ class ForecastIndex:
     def demand_basis(self, entry: SkillEntry, country: str | None) -> Basis:
         if entry.demand_basis == "category":
             source, what = "category", f"category {entry.category}, scaled to the skill"
+        elif country:
+            source, what = "skill_country", f"own history, {country} share"
         else:
-            source, what = (
-                ("skill_country", f"own history, {country} share")
-                if country
-                else (
-                    "skill",
-                    "own history",
-                )
-            )
+            source, what = "skill", "own history"
         return Basis(
-            source, entry.weeks_of_history, entry.postings, f"{what}; {entry.weeks_of_history} weeks"
+            source, entry.weeks_of_history, entry.postings, f"{what}, {entry.weeks_of_history} weeks"
         )
 
     def _rate_basis(self, entry: SkillEntry, by_level: bool, by_country: bool, notes: list[str]) -> Basis:

@@ -72,6 +72,8 @@ def fit_prophet(weeks: list[date], y: np.ndarray, horizon: int) -> tuple[np.ndar
     import pandas as pd
     from prophet import Prophet
 
+    for name in ("cmdstanpy", "prophet", "prophet.plot"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     model = Prophet(
         interval_width=COVERAGE,
         yearly_seasonality=len(weeks) >= 104,
@@ -132,7 +134,5 @@ def fit_series(series: Series, *, horizon: int, holdout: int) -> SeriesResult:
 
 
 def fit_chunk(chunk: list[Series], horizon: int, holdout: int) -> list[SeriesResult]:
-    """Fit a chunk of series in one worker, with Prophet's chatter turned down."""
-    for name in ("cmdstanpy", "prophet", "prophet.plot"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    """Fit a chunk of series in one worker process."""
     return [fit_series(s, horizon=horizon, holdout=holdout) for s in chunk]
