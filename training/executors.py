@@ -30,11 +30,12 @@ def fit_all(
     *,
     horizon: int,
     holdout: int,
+    min_weeks: int,
     workers: int,
     on_done: Callable[[int], None] = lambda n: None,
 ) -> list[SeriesResult]:
     """Fit every series on ``workers`` local processes (in this process when 1)."""
-    work = partial(fit_chunk, horizon=horizon, holdout=holdout)
+    work = partial(fit_chunk, horizon=horizon, holdout=holdout, min_weeks=min_weeks)
     results: list[SeriesResult] = []
     for chunk_results in _run(work, chunked(series, workers), workers):
         results.extend(chunk_results)

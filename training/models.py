@@ -123,16 +123,19 @@ def score(actual: np.ndarray, predicted: Forecast, history: np.ndarray) -> Score
     return Score(mase=error / scale if scale > 0 else math.nan, coverage=float(np.mean(inside)))
 
 
-def fit_series(series: Series, *, horizon: int, holdout: int) -> SeriesResult:
+def fit_series(series: Series, *, horizon: int, holdout: int, min_weeks: int = 12) -> SeriesResult:
     """Forecast ``horizon`` weeks ahead; score the same method on the last ``holdout`` weeks."""
     result_score = None
     if len(series.values) >= 2 * holdout + 12:
         past = Series(series.skill, series.target, series.weeks[:-holdout], series.values[:-holdout])
         actual = np.asarray(series.values[-holdout:], dtype=float)
-        result_score = score(actual, forecast(past, holdout), np.asarray(past.values, dtype=float))
-    return SeriesResult(series.skill, series.target, forecast(series, horizon), result_score)
+        predicted = forecast(past, holdout, min_weeks=min_weeks)
+        result_score = score(actual, predicted, np.asarray(past.values, dtype=float))
+    return SeriesResult(
+        series.skill, series.target, forecast(series, horizon, min_weeks=min_weeks), result_score
+    )
 
 
-def fit_chunk(chunk: list[Series], horizon: int, holdout: int) -> list[SeriesResult]:
+def fit_chunk(chunk: list[Series], horizon: int, holdout: int, min_weeks: int) -> list[SeriesResult]:
     """Fit a chunk of series in one worker process."""
-    return [fit_series(s, horizon=horizon, holdout=holdout) for s in chunk]
+    return [fit_series(s, horizon=horizon, holdout=holdout, min_weeks=min_weeks) for s in chunk]

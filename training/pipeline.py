@@ -61,7 +61,12 @@ def train(
     series += [s for s in _series(rates, "rate", "rate") if s.skill in own_rate]
     on_start(len(series))
     results = fit_all(
-        series, horizon=config.horizon, holdout=config.holdout, workers=config.workers, on_done=on_fitted
+        series,
+        horizon=config.horizon,
+        holdout=config.holdout,
+        min_weeks=config.min_weeks,
+        workers=config.workers,
+        on_done=on_fitted,
     )
     skills = _skill_table(demand, observations, own_rate, taxonomy)
     forecasts = [(r.skill, r.target, r.forecast) for r in results]
