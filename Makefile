@@ -9,7 +9,7 @@ NODE_INSTALLED := node_modules/.installed
 SYNTH := data/synthetic/postings.parquet
 PROTOS := $(wildcard proto/gigcast/v1/*.proto)
 
-.PHONY: install run serve test lint proto bench clean
+.PHONY: install run test lint proto bench docs clean
 
 install: $(INSTALLED) $(NODE_INSTALLED)
 
@@ -42,8 +42,16 @@ lint: install
 proto: install
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
 
+# The README's picture of the synthetic market: fixed end and seed, so it only changes with the code.
+docs: docs/market.png
+
+docs/market.png: training/synth.py training/plots.py | $(INSTALLED)
+	$(BIN)/gigcast-train synth --out build/docs/market.parquet --end 2026-11-22 --seed 7
+	$(BIN)/gigcast-train plot build/docs/market.parquet --out $@ --skill ai-video-generation \
+		--skill prompt-engineering --skill data-annotation --skill content-writing --skill translation
+
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules data/synthetic mlflow.db mlruns mlartifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules build data/synthetic mlflow.db mlruns mlartifacts .pytest_cache .mypy_cache .ruff_cache

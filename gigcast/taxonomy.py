@@ -41,6 +41,11 @@ class Taxonomy:
                 self._names.setdefault(name.lower(), skill.id)
                 self._names.setdefault(slugify(name), skill.id)
 
+    @property
+    def names(self) -> dict[str, str]:
+        """Every spelling (lower-cased name, alias or slug) -> canonical id."""
+        return self._names
+
     def resolve(self, tag: str) -> str | None:
         """Canonical id for a tag (id, name or alias, any case), or None when unknown."""
         key = tag.strip().lower()

@@ -27,7 +27,7 @@ def taxonomy() -> Taxonomy:
 @pytest.fixture(scope="session")
 def small_market() -> pl.DataFrame:
     """Six skills over 40 weeks, one of them launched late."""
-    return synthesize(skills=6, weeks=40, end=END, seed=11)
+    return synthesize(skills=6, weeks=40, end=END, seed=11, messy=0.0).postings
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def trained(
 ) -> Trained:
     path = tmp_path_factory.mktemp("market") / "postings.parquet"
     small_market.write_parquet(path)
-    accepted = ingest(path, taxonomy=taxonomy).accepted
+    accepted = ingest([path], taxonomy=taxonomy).accepted
     return train(accepted, taxonomy=taxonomy, config=TrainConfig(horizon=12, holdout=4, workers=1))
 
 

@@ -1,27 +1,57 @@
-"""``gigcast-train``: make a synthetic market, train on postings, register the model."""
+"""``gigcast-train``: make a synthetic market, check postings, train and register models."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from gigcast.bundle import write_bundle
 from gigcast.settings import MODEL_NAME, tracking_uri
-from gigcast.taxonomy import load_taxonomy
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from training.ingest import IngestResult
 
 # MLflow's per-file download bars would drown the output of a training run.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(help="Train gigcast forecasts and register them in MLflow.", no_args_is_help=True)
 console = Console(stderr=True)
+
+Columns = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--column",
+        metavar="CANONICAL=SOURCE",
+        help="Read a canonical column from the export's own column, e.g. posted_at=published_on. Repeatable.",
+    ),
+]
+Mapping = Annotated[
+    Path | None,
+    typer.Option(help='A saved column profile: TOML with a [columns] table of canonical = "source".'),
+]
+TaxonomyFile = Annotated[
+    Path | None,
+    typer.Option(help="Skill taxonomy CSV (id, display_name, category, aliases); default the shipped one."),
+]
+MinRate = Annotated[
+    float, typer.Option(min=0.0, help="Lowest plausible hourly rate, USD; below is quarantined.")
+]
+MaxRate = Annotated[
+    float, typer.Option(min=0.0, help="Highest plausible hourly rate, USD; above is quarantined.")
+]
+Quarantine = Annotated[
+    Path | None, typer.Option(help="Write quarantined rows, with reasons, to this .csv or .parquet file.")
+]
 
 
 @app.command()
@@ -33,34 +63,103 @@ def synth(
     end: Annotated[
         str | None, typer.Option(help="Last day of the data (ISO date); default the last full week.")
     ] = None,
+    messy: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Share of rows broken as real exports are.")
+    ] = 0.01,
 ) -> None:
-    """Write a seeded synthetic market of AI freelance postings.
+    """Write a seeded synthetic market, with its ground truth beside it (*.truth.parquet, *.truth.json).
 
     Example: gigcast-train synth --out postings.parquet --skills 50 --weeks 104
     """
-    from training.synth import synthesize
+    from training.synth import synthesize, write_market
 
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter("use a .parquet or .csv file name", param_hint="--out")
-    postings = synthesize(skills=skills, weeks=weeks, end=date.fromisoformat(end) if end else None, seed=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        postings.write_parquet(out)
+    try:
+        last_day = date.fromisoformat(end) if end else None
+    except ValueError:
+        raise typer.BadParameter(f"{end!r} is not an ISO date", param_hint="--end") from None
+    market = synthesize(skills=skills, weeks=weeks, end=last_day, seed=seed, messy=messy)
+    truth, facts = write_market(market, out)
+    console.print(f"wrote {market.postings.height:,} postings of {skills} skills over {weeks} weeks to {out}")
+    console.print(f"ground truth in {truth} and {facts}")
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Postings files or directories (.csv, .parquet, .ndjson).")
+    ],
+    column: Columns = None,
+    mapping: Mapping = None,
+    taxonomy: TaxonomyFile = None,
+    min_rate: MinRate = 3.0,
+    max_rate: MaxRate = 1000.0,
+    quarantine: Quarantine = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Check postings without training: what is accepted, what is quarantined and why.
+
+    Exits 0 whenever the files could be read, even with quarantined rows.
+
+    Example: gigcast-train validate export.csv --column posted_at=published_on --json
+    """
+    result = _ingest(paths, column, mapping, taxonomy, min_rate, max_rate, quarantine)
+    if as_json:
+        typer.echo(json.dumps(result.summary(), indent=2))
     else:
-        postings.write_csv(out)
-    console.print(f"wrote {postings.height:,} postings of {skills} skills over {weeks} weeks to {out}")
+        console.print(_validation_table(result))
+
+
+@app.command()
+def plot(
+    paths: Annotated[list[Path], typer.Argument(help="Postings files or directories.")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    skill: Annotated[
+        list[str] | None, typer.Option(help="Skill to draw (id, name or alias); repeatable.")
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="Ground truth to draw dashed; default the *.truth.parquet beside a file."),
+    ] = None,
+    column: Columns = None,
+    mapping: Mapping = None,
+    taxonomy: TaxonomyFile = None,
+) -> None:
+    """Draw weekly postings and median rates of a few skills.
+
+    Example: gigcast-train plot postings.parquet --out market.png --skill "prompt engineering"
+    """
+    import polars as pl
+
+    from training.plots import market_figure
+
+    result = _ingest(paths, column, mapping, taxonomy, 3.0, 1000.0, None)
+    names = _taxonomy(taxonomy)
+    chosen = [names.canonical(s) for s in skill] if skill else _busiest(result.accepted, 4)
+    beside = paths[0].with_name(f"{paths[0].stem}.truth.parquet")
+    truth_path = truth or (beside if beside.is_file() else None)
+    figure = market_figure(result.accepted, chosen, pl.read_parquet(truth_path) if truth_path else None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=110)
+    console.print(f"drew {', '.join(chosen)} to {out}")
 
 
 @app.command()
 def run(
-    data: Annotated[Path, typer.Option(help="Postings file: .csv, .parquet or .ndjson.")],
-    horizon: Annotated[int, typer.Option(min=1, max=104, help="Weeks to forecast.")] = 52,
-    holdout: Annotated[int, typer.Option(min=1, help="Weeks held out to score each series.")] = 8,
-    workers: Annotated[int | None, typer.Option(min=1, help="Fitting processes; default every core.")] = None,
+    data: Annotated[list[Path], typer.Option(help="Postings file or directory; repeatable.")],
+    column: Columns = None,
+    mapping: Mapping = None,
+    taxonomy: TaxonomyFile = None,
+    min_rate: MinRate = 3.0,
+    max_rate: MaxRate = 1000.0,
+    quarantine: Quarantine = None,
     max_rejected: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Stop when a larger share of rows is quarantined.")
     ] = 0.2,
-    quarantine: Annotated[Path | None, typer.Option(help="Also write quarantined rows here (.csv).")] = None,
+    horizon: Annotated[int, typer.Option(min=1, max=104, help="Weeks to forecast.")] = 52,
+    holdout: Annotated[int, typer.Option(min=1, help="Weeks held out to score each series.")] = 8,
+    workers: Annotated[int | None, typer.Option(min=1, help="Fitting processes; default every core.")] = None,
     model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
     if_no_champion: Annotated[
         bool, typer.Option(help="Do nothing when the model already has a champion.")
@@ -74,8 +173,8 @@ def run(
 
     Example: gigcast-train run --data postings.parquet
     """
+    from gigcast.bundle import write_bundle
     from training.executors import default_workers
-    from training.ingest import IngestError, ingest
     from training.pipeline import TrainConfig, train
     from training.tracking import has_champion, log_training
 
@@ -83,23 +182,12 @@ def run(
     if if_no_champion and has_champion(tracking_uri=uri, model_name=model_name):
         console.print(f"{model_name}@champion exists in {uri}: nothing to train")
         return
-    taxonomy = load_taxonomy()
-    try:
-        result = ingest(data, taxonomy=taxonomy)
-    except IngestError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    rejected = result.quarantined.height / max(result.rows, 1)
-    console.print(
-        f"{data}: {result.rows:,} rows, {result.accepted.height:,} accepted, "
-        f"{result.quarantined.height:,} quarantined {result.reasons() or ''}"
-    )
-    if quarantine is not None:
-        result.quarantined.write_csv(quarantine)
-    if rejected > max_rejected:
+    result = _ingest(data, column, mapping, taxonomy, min_rate, max_rate, quarantine)
+    console.print(_validation_table(result))
+    if result.rejected_share > max_rejected:
         console.print(
-            f"[red]error:[/] {rejected:.1%} of rows were quarantined, more than --max-rejected "
-            f"{max_rejected:.0%}; see the reasons above"
+            f"[red]error:[/] {result.rejected_share:.1%} of rows were quarantined, more than "
+            f"--max-rejected {max_rejected:.0%}; see the reasons above"
         )
         raise typer.Exit(1)
     config = TrainConfig(horizon=horizon, holdout=holdout, workers=workers or default_workers())
@@ -107,15 +195,16 @@ def run(
         task = progress.add_task("fitting series", total=None)
         trained = train(
             result.accepted,
-            taxonomy=taxonomy,
+            taxonomy=_taxonomy(taxonomy),
             config=config,
             on_start=lambda n: progress.update(task, total=n),
             on_fitted=lambda n: progress.advance(task, n),
         )
-    counts = {
-        "rows": result.rows,
-        "accepted": result.accepted.height,
-        "quarantined": result.quarantined.height,
+    ingest_metrics = {
+        "ingest_rows": result.rows,
+        "ingest_accepted": result.accepted.height,
+        "ingest_quarantined": result.quarantined.height,
+        **{f"quarantined_{reason}": n for reason, n in result.reasons().items()},
     }
     with tempfile.TemporaryDirectory() as folder:
         bundle_dir = write_bundle(trained.bundle, Path(folder) / "bundle")
@@ -123,13 +212,78 @@ def run(
             tracking_uri=uri,
             model_name=model_name,
             bundle_dir=bundle_dir,
-            params={**config.params(), "data": str(data)},
-            metrics={**trained.metrics, **{f"ingest_{k}": float(v) for k, v in counts.items()}},
+            params={
+                **config.params(),
+                "data": ", ".join(map(str, data)),
+                "min_rate": str(min_rate),
+                "max_rate": str(max_rate),
+            },
+            metrics={**trained.metrics, **{k: float(v) for k, v in ingest_metrics.items()}},
             tables={"scores": trained.scores, "quarantine": result.quarantined},
             example_skill=trained.bundle.skills["skill"][0],
         )
-    console.print(_summary(model_name, registered.version, registered.champion, trained.metrics))
+    console.print(_metrics_table(model_name, registered.version, registered.champion, trained.metrics))
     console.print(f"MLflow run {registered.run_id} in {uri}")
+
+
+def _busiest(accepted: pl.DataFrame, count: int) -> list[str]:
+    skills = accepted["skills"].explode().value_counts(sort=True)
+    return skills[accepted["skills"].explode().name].head(count).to_list()
+
+
+def _taxonomy(path: Path | None):  # type: ignore[no-untyped-def]
+    from gigcast.taxonomy import load_taxonomy
+
+    try:
+        return load_taxonomy(path)
+    except (OSError, KeyError, ValueError) as exc:
+        console.print(f"[red]error:[/] taxonomy {path}: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _ingest(
+    paths: list[Path],
+    column: list[str] | None,
+    mapping: Path | None,
+    taxonomy: Path | None,
+    min_rate: float,
+    max_rate: float,
+    quarantine: Path | None,
+) -> IngestResult:
+    """Ingest with the shared flags; any problem reading the input is one line and exit 2."""
+    from training.columns import ColumnError, load_mapping, parse_pairs
+    from training.ingest import IngestError, Limits, ingest, write_quarantine
+
+    try:
+        columns = {**(load_mapping(mapping) if mapping else {}), **parse_pairs(column or [])}
+        if min_rate >= max_rate:
+            raise ColumnError(f"--min-rate {min_rate} must be below --max-rate {max_rate}")
+        result = ingest(
+            paths, taxonomy=_taxonomy(taxonomy), columns=columns, limits=Limits(min_rate, max_rate)
+        )
+    except (IngestError, ColumnError) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if quarantine is not None:
+        write_quarantine(result.quarantined, quarantine)
+    return result
+
+
+def _validation_table(result: IngestResult) -> Table:
+    summary = result.summary()
+    table = Table(title="postings", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("rows", f"{result.rows:,}")
+    table.add_row("accepted", f"{result.accepted.height:,}")
+    table.add_row("quarantined", f"{result.quarantined.height:,} ({result.rejected_share:.2%})")
+    for reason, count in result.reasons().items():
+        table.add_row(f"  {reason}", f"{count:,}")
+    table.add_row("skills", f"{summary['skills']:,}")
+    table.add_row("with an hourly rate", f"{summary['with_hourly_rate']:,}")
+    table.add_row("countries", f"{summary['countries']:,}")
+    table.add_row("posted", f"{str(summary['first_posted_at'])[:10]} → {str(summary['last_posted_at'])[:10]}")
+    return table
 
 
 def _progress(quiet: bool) -> Progress:
@@ -144,7 +298,7 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
-def _summary(name: str, version: str, champion: bool, metrics: dict[str, float]) -> Table:
+def _metrics_table(name: str, version: str, champion: bool, metrics: dict[str, float]) -> Table:
     table = Table(title=f"{name} version {version}" + (" → @champion" if champion else ""))
     table.add_column("metric")
     table.add_column("value", justify="right")

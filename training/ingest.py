@@ -1,28 +1,52 @@
-"""Read postings files and split every row into accepted or quarantined, with a reason.
+"""Read postings and split every row into accepted or quarantined, with a reason.
 
-No row is dropped silently: ``rows == accepted + quarantined`` always holds, and a
-quarantined row keeps its original values, its row number and a machine-readable reason.
+No row is dropped silently: ``rows == accepted + quarantined`` always holds. A quarantined row
+keeps its file, its row number (1 = the first data row) and its original values as text, plus a
+machine-readable ``reason``. Files are scanned lazily: the first pass reads only the mapped
+columns, and original values are read back only for the rows that were quarantined.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from gigcast.countries import to_alpha2
-from gigcast.taxonomy import EXPERIENCE_LEVELS, Taxonomy
+from gigcast.taxonomy import Taxonomy
+from training import normalise
+from training.columns import ColumnError, resolve
+from training.sources import SourceError, find_files, scan
 
-READERS = {
-    ".parquet": pl.scan_parquet,
-    ".csv": lambda path: pl.scan_csv(path, infer_schema=False),
-    ".ndjson": pl.scan_ndjson,
-    ".jsonl": pl.scan_ndjson,
-}
-REQUIRED = ("posting_id", "posted_at")
-ROW_NUMBER = "row_number"
+ROW = "row_number"
+ACCEPTED_COLUMNS = (
+    "posting_id",
+    "posted_at",
+    "skills",
+    "hourly_rate",
+    "is_hourly",
+    "budget_usd",
+    "experience_level",
+    "country",
+    "category",
+)
+REASONS = (
+    "missing_posting_id",
+    "missing_posted_at",
+    "unparseable_posted_at",
+    "posted_at_in_future",
+    "rate_not_a_number",
+    "budget_not_a_number",
+    "rate_range_inverted",
+    "rate_out_of_range",
+    "budget_out_of_range",
+    "unknown_experience_level",
+    "no_skill",
+    "duplicate_posting_id",
+)
 
 
 class IngestError(ValueError):
@@ -31,6 +55,8 @@ class IngestError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
+    """Hourly rates outside [min_rate, max_rate] USD/h are quarantined."""
+
     min_rate: float = 3.0
     max_rate: float = 1000.0
 
@@ -41,152 +67,213 @@ class IngestResult:
 
     accepted: pl.DataFrame
     quarantined: pl.DataFrame
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> canonical -> source
 
     @property
     def rows(self) -> int:
         return self.accepted.height + self.quarantined.height
 
+    @property
+    def rejected_share(self) -> float:
+        return self.quarantined.height / self.rows if self.rows else 0.0
+
     def reasons(self) -> dict[str, int]:
-        counts = self.quarantined.group_by("reason").len().sort("reason")
+        counts = self.quarantined.group_by("reason").len().sort("len", "reason", descending=[True, False])
         return dict(counts.iter_rows())
 
+    def skills(self) -> int:
+        return self.accepted["skills"].explode().n_unique() if self.accepted.height else 0
 
-def scan_postings(path: Path) -> pl.LazyFrame:
-    """A lazy frame over one postings file, every column as text when the format has no types."""
-    if not path.exists():
-        raise IngestError(f"no such file: {path}")
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise IngestError(f"{path}: unknown format {path.suffix!r}; use one of {', '.join(READERS)}")
-    frame: pl.LazyFrame = reader(path)
-    return frame
+    def summary(self) -> dict[str, object]:
+        """What ``validate --json`` prints: counts that reconcile, reasons, and what was read."""
+        posted = self.accepted["posted_at"]
+        first, last = posted.min(), posted.max()
+        return {
+            "rows": self.rows,
+            "accepted": self.accepted.height,
+            "quarantined": self.quarantined.height,
+            "rejected_share": round(self.rejected_share, 6),
+            "reasons": self.reasons(),
+            "skills": self.skills(),
+            "countries": self.accepted["country"].drop_nulls().n_unique(),
+            "with_hourly_rate": self.accepted["hourly_rate"].is_not_null().sum(),
+            "first_posted_at": first.isoformat() if isinstance(first, datetime) else None,
+            "last_posted_at": last.isoformat() if isinstance(last, datetime) else None,
+            "columns": self.columns,
+        }
 
 
 def ingest(
-    path: Path,
+    paths: Sequence[Path],
     *,
     taxonomy: Taxonomy,
+    columns: dict[str, str] | None = None,
     limits: Limits = Limits(),
     now: datetime | None = None,
 ) -> IngestResult:
-    """Validate and normalise the postings of ``path``."""
-    raw = scan_postings(path).with_row_index(ROW_NUMBER, offset=1).collect()
-    missing = [c for c in REQUIRED if c not in raw.columns]
-    if "skills" not in raw.columns and "title" not in raw.columns:
+    """Validate and normalise the postings of ``paths`` (files or directories)."""
+    try:
+        files = find_files(paths)
+        planned = [_plan(path, taxonomy, columns or {}, limits, now or datetime.now(UTC)) for path in files]
+    except (SourceError, ColumnError) as exc:
+        raise IngestError(str(exc)) from None
+    verdicts = pl.concat([frame for frame, _ in planned]).collect(engine="streaming")
+    valid = pl.col("reason").is_null()
+    duplicate = valid & ~pl.col("posting_id").is_first_distinct().over(valid)
+    verdicts = verdicts.with_columns(
+        reason=pl.when(duplicate).then(pl.lit("duplicate_posting_id")).otherwise(pl.col("reason"))
+    )
+    accepted = verdicts.filter(pl.col("reason").is_null()).select(ACCEPTED_COLUMNS)
+    rejected = verdicts.filter(pl.col("reason").is_not_null()).select("source", ROW, "reason")
+    return IngestResult(
+        accepted=accepted,
+        quarantined=_originals(files, rejected),
+        columns={str(path): found for path, (_, found) in zip(files, planned, strict=True)},
+    )
+
+
+def write_quarantine(quarantined: pl.DataFrame, path: Path) -> None:
+    """Quarantined rows to ``.parquet``, else CSV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        quarantined.write_parquet(path)
+    else:
+        quarantined.write_csv(path)
+
+
+def _plan(
+    path: Path, taxonomy: Taxonomy, mapping: dict[str, str], limits: Limits, now: datetime
+) -> tuple[pl.LazyFrame, dict[str, str]]:
+    """One file's rows as canonical values with the first rule each breaks (lazy)."""
+    frame = scan(path)
+    schema = frame.collect_schema()
+    found = resolve(schema.names(), mapping, where=str(path))
+    missing = [c for c in ("posting_id", "posted_at") if c not in found]
+    if not {"skills", "title"} & found.keys():
         missing.append("skills or title")
     if missing:
-        raise IngestError(f"{path}: missing required columns: {', '.join(missing)}")
-    parsed = raw.with_columns(
-        _posted_at(raw.schema["posted_at"]).alias("_posted_at"),
-        _rate().alias("_rate"),
-        _level().alias("_level"),
-        _skills(raw, taxonomy).alias("_skills"),
-    )
-    now = now or datetime.now(UTC)
-    reason = (
-        pl.when(pl.col("posting_id").is_null() | (pl.col("posting_id").cast(pl.String) == ""))
-        .then(pl.lit("missing_posting_id"))
-        .when(pl.col("posted_at").is_null())
-        .then(pl.lit("missing_posted_at"))
-        .when(pl.col("_posted_at").is_null())
-        .then(pl.lit("unparseable_posted_at"))
-        .when(pl.col("_posted_at") > now)
-        .then(pl.lit("posted_at_in_future"))
-        .when(pl.col("_rate").is_nan())
-        .then(pl.lit("rate_not_a_number"))
-        .when(pl.col("_rate").is_not_null() & ~pl.col("_rate").is_between(limits.min_rate, limits.max_rate))
-        .then(pl.lit("rate_out_of_range"))
-        .when(pl.col("_level") == "unknown")
-        .then(pl.lit("unknown_experience_level"))
-        .when(pl.col("_skills").list.len() == 0)
-        .then(pl.lit("no_skill"))
-        .when(pl.col("posting_id").is_first_distinct().not_())
-        .then(pl.lit("duplicate_posting_id"))
-    )
-    checked = parsed.with_columns(reason.alias("reason"))
-    accepted = checked.filter(pl.col("reason").is_null()).select(
-        pl.col("posting_id").cast(pl.String),
-        pl.col("_posted_at").alias("posted_at"),
-        pl.col("_skills").alias("skills"),
-        pl.col("_rate").alias("hourly_rate"),
-        pl.col("_level").alias("experience_level"),
-        _country(raw).alias("country"),
-    )
-    quarantined = checked.filter(pl.col("reason").is_not_null()).select(
-        ROW_NUMBER, "reason", *[pl.col(c).cast(pl.String) for c in raw.columns if c != ROW_NUMBER]
-    )
-    return IngestResult(accepted=accepted, quarantined=quarantined)
-
-
-#: Timestamp layouts seen in exports; the first that parses a value wins (all read as UTC).
-ZONED_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
-NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
-
-
-def _posted_at(dtype: pl.DataType) -> pl.Expr:
-    column = pl.col("posted_at")
-    if dtype == pl.String:
-        text = column.str.strip_chars()
-        return pl.coalesce(
-            *(
-                text.str.to_datetime(f, strict=False, time_unit="us").dt.convert_time_zone("UTC")
-                for f in ZONED_FORMATS
-            ),
-            *(
-                text.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone("UTC")
-                for f in NAIVE_FORMATS
-            ),
-            text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        raise IngestError(
+            f"{path}: missing required columns: {', '.join(missing)} "
+            f"(map an export's own names with --column CANONICAL=SOURCE)"
         )
-    if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is None:
-            return column.dt.replace_time_zone("UTC").dt.cast_time_unit("us")
-        return column.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-    if dtype == pl.Date:
-        return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    return pl.lit(None, pl.Datetime("us", "UTC"))
+
+    def raw(name: str) -> pl.Expr:
+        return pl.col(found[name]) if name in found else pl.lit(None, pl.String)
+
+    def dtype(name: str) -> pl.DataType:
+        return schema[found[name]] if name in found else pl.String()
+
+    tags = (
+        normalise.skill_tags(raw("skills"), dtype("skills"))
+        if "skills" in found
+        else pl.lit([], pl.List(pl.String))
+    )
+    text = pl.concat_str(
+        [normalise.plain_text(raw("title")), normalise.plain_text(raw("description"))],
+        separator=" ",
+        ignore_nulls=True,
+    )
+    parsed = frame.with_row_index(ROW, offset=1).select(
+        pl.lit(str(path)).alias("source"),
+        pl.col(ROW),
+        raw("posting_id").cast(pl.String).str.strip_chars().alias("posting_id"),
+        raw("posted_at").cast(pl.String).str.strip_chars().alias("_posted_text"),
+        normalise.timestamps(raw("posted_at"), dtype("posted_at")).alias("posted_at"),
+        normalise.canonical_skills(tags, taxonomy).alias("_listed"),
+        text.alias("_text"),
+        *(
+            normalise.numbers(raw(c), dtype(c)).alias(c)
+            for c in ("hourly_rate", "hourly_rate_min", "hourly_rate_max")
+        ),
+        normalise.numbers(raw("budget_usd"), dtype("budget_usd")).alias("budget_usd"),
+        normalise.hourly_flags(raw("is_hourly"), dtype("is_hourly")).alias("is_hourly"),
+        normalise.levels(raw("experience_level")).alias("experience_level"),
+        normalise.countries(raw("country"), _country_codes(frame, found)).alias("country"),
+        normalise.plain_text(raw("category")).alias("category"),
+    )
+    listed = pl.col("_listed")
+    unlisted_text = pl.when(listed.list.len() == 0).then(
+        pl.col("_text")
+    )  # null, so free, where tags answered
+    combined = parsed.with_columns(
+        skills=pl.when(listed.list.len() > 0)
+        .then(listed)
+        .otherwise(normalise.extracted_skills(unlisted_text, taxonomy)),
+        _hourly=pl.coalesce(
+            "hourly_rate",
+            (pl.col("hourly_rate_min") + pl.col("hourly_rate_max")) / 2,
+            "hourly_rate_min",
+            "hourly_rate_max",
+        ),
+    )
+    planned = combined.with_columns(reason=_first_broken_rule(limits, now)).select(
+        "source",
+        ROW,
+        "reason",
+        *ACCEPTED_COLUMNS[:3],
+        pl.col("_hourly").alias("hourly_rate"),
+        *ACCEPTED_COLUMNS[4:],
+    )
+    return planned, found
 
 
-def _rate() -> pl.Expr:
-    """Hourly rate as a float: NaN when present but not a number, null when absent."""
-    text = pl.col("hourly_rate").cast(pl.String).str.strip_chars().str.strip_prefix("$")
-    value = text.cast(pl.Float64, strict=False)
-    return pl.when(text.is_null() | (text == "")).then(None).otherwise(value.fill_null(float("nan")))
-
-
-def _level() -> pl.Expr:
-    """Entry/intermediate/expert from the common spellings; "unknown" for anything else."""
-    text = pl.col("experience_level").cast(pl.String).str.to_lowercase().str.strip_chars()
-    first_word = text.str.extract(r"^(\w+)")
-    known = first_word.is_in(list(EXPERIENCE_LEVELS))
+def _first_broken_rule(limits: Limits, now: datetime) -> pl.Expr:
+    """The reason of the first rule a parsed row breaks, in the order of REASONS; null if none."""
+    posting_id, posted_text, posted_at = pl.col("posting_id"), pl.col("_posted_text"), pl.col("posted_at")
+    rate, low, high, hourly = (
+        pl.col("hourly_rate"),
+        pl.col("hourly_rate_min"),
+        pl.col("hourly_rate_max"),
+        pl.col("_hourly"),
+    )
+    budget = pl.col("budget_usd")
     return (
-        pl.when(text.is_null() | (text == ""))
-        .then(None)
-        .when(known)
-        .then(first_word)
-        .otherwise(pl.lit("unknown"))
+        pl.when(posting_id.is_null() | (posting_id == ""))
+        .then(pl.lit("missing_posting_id"))
+        .when(posted_text.is_null() | (posted_text == ""))
+        .then(pl.lit("missing_posted_at"))
+        .when(posted_at.is_null())
+        .then(pl.lit("unparseable_posted_at"))
+        .when(posted_at > now)
+        .then(pl.lit("posted_at_in_future"))
+        .when(pl.any_horizontal(rate.is_nan(), low.is_nan(), high.is_nan()))
+        .then(pl.lit("rate_not_a_number"))
+        .when(budget.is_nan())
+        .then(pl.lit("budget_not_a_number"))
+        .when(low > high)
+        .then(pl.lit("rate_range_inverted"))
+        .when(hourly.is_not_null() & ~hourly.is_between(limits.min_rate, limits.max_rate))
+        .then(pl.lit("rate_out_of_range"))
+        .when(budget < 0)
+        .then(pl.lit("budget_out_of_range"))
+        .when(pl.col("experience_level") == "unknown")
+        .then(pl.lit("unknown_experience_level"))
+        .when(pl.col("skills").list.len() == 0)
+        .then(pl.lit("no_skill"))
     )
 
 
-def _skills(raw: pl.DataFrame, taxonomy: Taxonomy) -> pl.Expr:
-    """Canonical skill ids from the ``skills`` column: a list or a ``;``-separated string."""
-    if "skills" not in raw.columns:
-        return pl.lit([], pl.List(pl.String))
-    column = raw.schema["skills"]
-    tags = pl.col("skills") if isinstance(column, pl.List) else pl.col("skills").str.split(";")
-    unique = raw.select(tags.alias("tag").explode().str.strip_chars().drop_nulls().unique())["tag"]
-    mapping = {tag: taxonomy.canonical(tag) for tag in unique if tag}
-    return (
-        tags.list.eval(pl.element().str.strip_chars().replace_strict(mapping, default=None).drop_nulls())
-        .list.unique(maintain_order=True)
-        .fill_null([])
-    )
+def _country_codes(frame: pl.LazyFrame, found: dict[str, str]) -> dict[str, str | None]:
+    """ISO codes for each distinct spelling in the file: one small pass over one column."""
+    if "country" not in found:
+        return {}
+    spellings = frame.select(pl.col(found["country"]).cast(pl.String).str.strip_chars().unique()).collect()
+    return {name: to_alpha2(name) for name in spellings.to_series() if name}
 
 
-def _country(raw: pl.DataFrame) -> pl.Expr:
-    """ISO alpha-2 codes; names no library knows stay null rather than guessed."""
-    if "country" not in raw.columns:
-        return pl.lit(None, pl.String)
-    names = raw["country"].cast(pl.String).drop_nulls().unique()
-    mapping = {name: to_alpha2(name) for name in names}
-    return pl.col("country").cast(pl.String).replace_strict(mapping, default=None, return_dtype=pl.String)
+def _originals(files: list[Path], rejected: pl.DataFrame) -> pl.DataFrame:
+    """The quarantined rows as they stand in their files, every value as text."""
+    parts = [pl.DataFrame(schema={"source": pl.String, ROW: pl.UInt32, "reason": pl.String})]
+    for path in files:
+        wanted = rejected.filter(pl.col("source") == str(path)).select(ROW, "reason")
+        if wanted.is_empty():
+            continue
+        frame = scan(path).with_row_index(ROW, offset=1)
+        originals = frame.join(wanted.lazy(), on=ROW, how="inner").select(
+            pl.lit(str(path)).alias("source"),
+            ROW,
+            "reason",
+            pl.all().exclude(ROW, "reason").cast(pl.String),
+        )
+        parts.append(originals.collect())
+    return pl.concat(parts, how="diagonal_relaxed").sort("source", ROW)

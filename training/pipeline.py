@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 
 from gigcast.bundle import Bundle, Manifest, check_bundle
-from gigcast.taxonomy import Taxonomy
+from gigcast.taxonomy import UNCATEGORISED, Taxonomy
 from training import market
 from training.executors import default_workers, fit_all
 from training.models import COVERAGE, Forecast, Series, SeriesResult, forecast
+from training.normalise import slugs
 from training.panels import data_window, demand_panel, rate_observations, rate_panel
 
 MIN_RATE_WEEKS = 4  # fewer weeks with rates than this, and the skill borrows its category's
@@ -68,7 +69,7 @@ def train(
         workers=config.workers,
         on_done=on_fitted,
     )
-    skills = _skill_table(demand, observations, own_rate, taxonomy)
+    skills = _skill_table(postings, demand, observations, own_rate, taxonomy)
     forecasts = [(r.skill, r.target, r.forecast) for r in results]
     forecasts += [
         (skill, "rate", made)
@@ -116,20 +117,37 @@ def _series(panel: pl.DataFrame, target: str, column: str) -> list[Series]:
 
 
 def _skill_table(
-    demand: pl.DataFrame, observations: pl.DataFrame, own_rate: set[str], taxonomy: Taxonomy
+    postings: pl.DataFrame,
+    demand: pl.DataFrame,
+    observations: pl.DataFrame,
+    own_rate: set[str],
+    taxonomy: Taxonomy,
 ) -> pl.DataFrame:
+    """One row per skill; a skill the taxonomy lacks takes its most common category in the data."""
     history = demand.group_by("skill").agg(
         weeks_of_history=pl.len().cast(pl.Int32), postings=pl.col("postings").sum()
     )
     counts = observations.group_by("skill").agg(rate_observations=pl.len().cast(pl.Int64))
-    table = history.join(counts, on="skill", how="left").with_columns(
-        pl.col("rate_observations").fill_null(0)
+    seen = (
+        postings.select("skills", category=slugs(pl.col("category")))
+        .explode("skills")
+        .filter(pl.col("category") != "")
+        .group_by(skill="skills")
+        .agg(seen_category=pl.col("category").mode().sort().first())
+    )
+    table = (
+        history.join(counts, on="skill", how="left")
+        .join(seen, on="skill", how="left")
+        .with_columns(pl.col("rate_observations").fill_null(0))
     )
     infos = [taxonomy.get(skill) for skill in table["skill"]]
     return table.select(
         "skill",
         pl.Series("display_name", [i.display_name for i in infos]),
-        pl.Series("category", [i.category for i in infos]),
+        pl.when(pl.Series([i.category for i in infos]) == UNCATEGORISED)
+        .then(pl.col("seen_category").fill_null(UNCATEGORISED))
+        .otherwise(pl.Series([i.category for i in infos]))
+        .alias("category"),
         pl.Series("aliases", [list(i.aliases) for i in infos], dtype=pl.List(pl.String)),
         "weeks_of_history",
         "postings",

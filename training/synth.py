@@ -1,65 +1,89 @@
-"""A seeded synthetic market of AI freelance postings.
+"""A seeded synthetic market of AI freelance postings, with its ground truth.
 
-Shapes follow public figures on freelance AI work: AI skills growing fast year on year
-(Upwork's in-demand skills report: AI skills +109%, AI video generation +329%, data annotation
-+154%, chatbot development +71%), skills that AI substitutes shrinking after late 2022 (writing
-about -30%, Demirci et al.), yearly seasonality of job postings (a dip around New Year and
-Christmas, bumps in early summer and autumn), and hourly rates lognormal around category levels
-(global freelance average about $28/h, Payoneer 2022) moved by level and country multipliers
-(India about a third of the US).
+Figures it is calibrated on (public sources):
 
-``country`` is the freelancer's market. Every row is a posting; about half are hourly.
+- Demand growth, year on year: AI skills +109%, others +23%; AI video generation +329%, AI
+  integration +178%, data annotation +154%, chatbot development +71% (Upwork, in-demand skills
+  report 2026).
+- Skills that AI substitutes fell after ChatGPT's release (30 November 2022): by 20-50%
+  (Teutloff et al. 2025), writing by about 30% within 8 months (Demirci et al.).
+- Yearly seasonality of job postings: about -4% around New Year, +6-7% in early summer and in
+  autumn, a deep dip in the Christmas weeks.
+- Hourly rates: about $28/h on average worldwide, $44 in North America, $31 in Europe (Payoneer
+  freelancer income report 2022); India at about a third of the US (Cavallo). About half of
+  postings are hourly, as in real exports.
+
+Assumptions of ours, not from a source: the level multipliers, the AI rate premium, the rate
+trends, the share of skills that appear mid-history, and the share of secondary skills.
+
+``country`` is the freelancer's market. The ground truth (expected weekly postings and the
+market median rate per skill) is what an ideal forecaster would know; accuracy is measured on it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from gigcast.taxonomy import EXPERIENCE_LEVELS, SkillInfo, Taxonomy, load_taxonomy
+from gigcast.taxonomy import EXPERIENCE_LEVELS, UNCATEGORISED, SkillInfo, Taxonomy, load_taxonomy
 from gigcast.weeks import monday_of
 
 
 @dataclass(frozen=True)
 class CategoryProfile:
     postings_per_week: float  # per skill, at the start of the history
-    yearly_growth: float  # demand multiplier per year, e.g. 2.09 for +109%
-    median_rate: float  # USD/h, intermediate level, US market
+    yearly_growth: float  # demand multiplier per year: 2.09 is +109%
+    median_rate: float  # USD/h at intermediate level in the US, before the AI premium
+    substituted_by_ai: float = 0.0  # share of demand lost to AI after late 2022
 
 
 CATEGORIES: dict[str, CategoryProfile] = {
-    "llm-apps": CategoryProfile(14, 2.09, 58),
-    "chatbots": CategoryProfile(12, 1.71, 42),
-    "ml-engineering": CategoryProfile(16, 1.35, 62),
-    "data-annotation": CategoryProfile(10, 2.54, 17),
-    "computer-vision": CategoryProfile(8, 1.30, 52),
-    "ai-media": CategoryProfile(6, 2.6, 36),
-    "mlops": CategoryProfile(6, 1.6, 68),
-    "data-science": CategoryProfile(22, 1.23, 40),
-    "writing": CategoryProfile(30, 0.78, 30),
-    "translation": CategoryProfile(20, 0.8, 26),
-    "customer-service": CategoryProfile(26, 0.85, 13),
-    "other": CategoryProfile(8, 1.1, 35),
+    "llm-apps": CategoryProfile(14, 2.09, 41),
+    "chatbots": CategoryProfile(12, 1.71, 31),
+    "ml-engineering": CategoryProfile(16, 1.6, 43),
+    "data-annotation": CategoryProfile(10, 2.54, 12.5),
+    "computer-vision": CategoryProfile(8, 1.5, 37),
+    "ai-media": CategoryProfile(6, 2.09, 25),
+    "mlops": CategoryProfile(6, 1.8, 48),
+    "data-science": CategoryProfile(22, 1.23, 33),
+    "writing": CategoryProfile(30, 0.95, 25, substituted_by_ai=0.30),
+    "translation": CategoryProfile(20, 0.95, 21, substituted_by_ai=0.35),
+    "customer-service": CategoryProfile(26, 0.97, 11.5, substituted_by_ai=0.20),
+    UNCATEGORISED: CategoryProfile(8, 1.23, 29),
 }
+SKILL_GROWTH = {
+    "ai-video-generation": 4.29,
+    "ai-integration": 2.78,
+    "data-annotation": 2.54,
+    "chatbot-development": 1.71,
+}
+AI_CATEGORIES = frozenset(
+    {"llm-apps", "chatbots", "ml-engineering", "data-annotation", "computer-vision", "ai-media", "mlops"}
+)
+AI_PREMIUM = 1.25
+CHATGPT_RELEASE = date(2022, 11, 30)
+SUBSTITUTION_WEEKS = 35  # about 8 months for the fall to complete
 
-LEVEL_SHARE = {"entry": 0.3, "intermediate": 0.45, "expert": 0.25}
+LEVEL_SHARE = {"entry": 0.30, "intermediate": 0.45, "expert": 0.25}
 LEVEL_MULTIPLIER = {"entry": 0.65, "intermediate": 1.0, "expert": 1.55}
-
-#: Freelancer market: share of postings and rate multiplier against the US.
+#: Freelancer market: share of postings, rate multiplier against the US.
 COUNTRIES: dict[str, tuple[float, float]] = {
     "US": (0.30, 1.00),
-    "GB": (0.07, 0.88),
     "CA": (0.05, 0.90),
-    "AU": (0.03, 0.92),
+    "GB": (0.07, 0.88),
     "DE": (0.04, 0.86),
-    "FR": (0.03, 0.80),
     "NL": (0.02, 0.85),
+    "FR": (0.03, 0.80),
+    "ES": (0.02, 0.70),
     "PL": (0.04, 0.58),
-    "UA": (0.05, 0.50),
     "RO": (0.02, 0.52),
+    "UA": (0.05, 0.50),
+    "AU": (0.03, 0.92),
     "IN": (0.14, 0.33),
     "PK": (0.07, 0.30),
     "PH": (0.06, 0.30),
@@ -67,18 +91,35 @@ COUNTRIES: dict[str, tuple[float, float]] = {
     "NG": (0.03, 0.32),
     "EG": (0.02, 0.35),
     "KE": (0.02, 0.33),
-    "BR": (0.03, 0.45),
-    "AR": (0.02, 0.45),
-    "MX": (0.03, 0.48),
-    "ES": (0.02, 0.70),
+    "BR": (0.03, 0.55),
+    "AR": (0.02, 0.55),
+    "MX": (0.03, 0.55),
+}
+RATE_SIGMA = 0.35  # log-rate spread within one skill, level and country
+HOURLY_SHARE = 0.5
+RANGE_SHARE = 0.4  # hourly postings that give a min-max range instead of one rate
+SECONDARY_SHARE = 0.3  # postings that also list a second skill of the same category
+ALIAS_SHARE = 0.2  # skills written as an alias rather than the display name
+LATE_SKILL_SHARE = 0.08  # AI skills that appear in the last fifth of the history
+MIN_RATE = 3.0  # the platform's floor, USD/h
+TITLES = ("{} expert needed", "Looking for a {} freelancer", "Help with {}", "{} specialist for a project")
+#: Kinds of broken rows, each with the reason ingestion must give it.
+MESSY_KINDS = {
+    "bad_date": "unparseable_posted_at",
+    "future_date": "posted_at_in_future",
+    "rate_outlier": "rate_out_of_range",
+    "rate_text": "rate_not_a_number",
+    "unknown_level": "unknown_experience_level",
+    "no_skill": "no_skill",
+    "duplicate": "duplicate_posting_id",
 }
 
-HOURLY_SHARE = 0.5
-MIN_RATE = 3.0  # the platform floor, USD/h
-RATE_SIGMA = 0.35  # spread of log rates within a skill, level and country
-AI_CATEGORIES = frozenset(
-    {"llm-apps", "chatbots", "ml-engineering", "data-annotation", "computer-vision", "ai-media", "mlops"}
-)
+
+@dataclass(frozen=True)
+class Market:
+    postings: pl.DataFrame  # as an export would hold them: timestamps and rates as text
+    truth: pl.DataFrame  # skill, week_start, expected_postings, median_rate
+    facts: dict[str, object] = field(default_factory=dict)  # multipliers, growth, messy rows
 
 
 def last_complete_week_end(today: date | None = None) -> date:
@@ -87,7 +128,7 @@ def last_complete_week_end(today: date | None = None) -> date:
 
 
 def seasonality(day_of_year: np.ndarray) -> np.ndarray:
-    """Multiplier of postings by day of year: New Year and Christmas dips, summer/autumn bumps."""
+    """Multiplier of postings by day of year."""
 
     def bump(centre: float, width: float, height: float) -> np.ndarray:
         distance = np.minimum(np.abs(day_of_year - centre), 365 - np.abs(day_of_year - centre))
@@ -96,13 +137,19 @@ def seasonality(day_of_year: np.ndarray) -> np.ndarray:
     return 1 - bump(5, 10, 0.04) + bump(160, 25, 0.065) + bump(275, 25, 0.07) - bump(358, 4, 0.25)
 
 
+def substitution(weeks: np.ndarray, lost: float) -> np.ndarray:
+    """Demand kept by a substitutable skill: falls by ``lost`` over the months after ChatGPT."""
+    since = (weeks - np.datetime64(CHATGPT_RELEASE)).astype(int) / 7
+    return 1 - lost * np.clip(since / SUBSTITUTION_WEEKS, 0, 1)
+
+
 def pick_skills(taxonomy: Taxonomy, count: int) -> list[SkillInfo]:
     """``count`` skills taken round-robin over categories; beyond the taxonomy, niche variants."""
     by_category: dict[str, list[SkillInfo]] = {}
     for skill in taxonomy.skills:
         by_category.setdefault(skill.category, []).append(skill)
-    picked: list[SkillInfo] = []
     queues = [list(skills) for skills in by_category.values()]
+    picked: list[SkillInfo] = []
     while len(picked) < count and any(queues):
         for queue in queues:
             if queue and len(picked) < count:
@@ -110,9 +157,18 @@ def pick_skills(taxonomy: Taxonomy, count: int) -> list[SkillInfo]:
     categories = list(by_category)
     for n in range(count - len(picked)):
         category = categories[n % len(categories)]
-        skill_id = f"{category}-niche-{n + 1}"
-        picked.append(SkillInfo(skill_id, f"{category.replace('-', ' ').title()} Niche {n + 1}", category))
+        name = f"{category.replace('-', ' ').title()} Niche {n + 1}"
+        picked.append(SkillInfo(f"{category}-niche-{n + 1}", name, category))
     return picked
+
+
+def market_median_factor(seed: int = 0, draws: int = 400_000) -> float:
+    """Median over levels, countries and noise of the rate multiplier against (intermediate, US)."""
+    rng = np.random.default_rng(seed)
+    level = rng.choice(list(LEVEL_MULTIPLIER.values()), draws, p=list(LEVEL_SHARE.values()))
+    shares = np.array([s for s, _ in COUNTRIES.values()])
+    country = rng.choice([m for _, m in COUNTRIES.values()], draws, p=shares / shares.sum())
+    return float(np.median(level * country * rng.lognormal(0.0, RATE_SIGMA, draws)))
 
 
 def synthesize(
@@ -121,8 +177,9 @@ def synthesize(
     weeks: int = 156,
     end: date | None = None,
     seed: int = 7,
+    messy: float = 0.01,
     taxonomy: Taxonomy | None = None,
-) -> pl.DataFrame:
+) -> Market:
     """Postings of ``skills`` skills over ``weeks`` weeks ending on the Sunday ``end``."""
     rng = np.random.default_rng(seed)
     end = end or last_complete_week_end()
@@ -131,60 +188,196 @@ def synthesize(
     week_starts = np.array([first_monday + timedelta(weeks=w) for w in range(weeks)], dtype="datetime64[D]")
     years = np.arange(weeks) / 52.18
     season = seasonality((week_starts - week_starts.astype("datetime64[Y]")).astype(int) + 3)
-    frames = []
-    for index, skill in enumerate(chosen):
-        profile = CATEGORIES.get(skill.category, CATEGORIES["other"])
-        base = profile.postings_per_week * rng.lognormal(0.0, 0.5)
-        growth = profile.yearly_growth ** (years * rng.uniform(0.7, 1.3))
-        expected = base * growth * season
-        if skill.category in AI_CATEGORIES and rng.random() < 0.08:
-            launch = int(weeks * rng.uniform(0.8, 0.97))
-            expected[:launch] = 0.0
-        counts = rng.poisson(expected)
-        total = int(counts.sum())
-        if total == 0:
-            continue
-        week_of_row = np.repeat(np.arange(weeks), counts)
-        seconds = rng.integers(0, 7 * 24 * 3600, total)
-        posted_at = week_starts[week_of_row].astype("datetime64[ms]") + (seconds * 1000).astype(
-            "timedelta64[ms]"
+    median_factor = market_median_factor()
+
+    expected: dict[str, np.ndarray] = {}
+    base_rates: dict[str, np.ndarray] = {}
+    growth_of: dict[str, float] = {}
+    late: set[str] = set()
+    for skill in chosen:
+        profile = CATEGORIES.get(skill.category, CATEGORIES[UNCATEGORISED])
+        growth = SKILL_GROWTH.get(skill.id, profile.yearly_growth) * rng.uniform(0.9, 1.1)
+        growth_of[skill.id] = growth
+        launch = 0
+        if skill.category in AI_CATEGORIES and rng.random() < LATE_SKILL_SHARE:
+            launch = int(weeks * rng.uniform(0.8, 0.97))  # a new skill: it starts small and grows
+            late.add(skill.id)
+        since_launch = np.maximum(years - years[launch], 0.0)
+        series = profile.postings_per_week * rng.lognormal(0.0, 0.5) * growth**since_launch * season
+        series *= substitution(week_starts, profile.substituted_by_ai) * (np.arange(weeks) >= launch)
+        expected[skill.id] = series
+        premium = AI_PREMIUM if skill.category in AI_CATEGORIES else 1.0
+        trend = (1.06 if skill.category in AI_CATEGORIES else 0.98) ** years
+        base_rates[skill.id] = profile.median_rate * premium * rng.lognormal(0.0, 0.2) * trend
+
+    peers = {skill.id: _peers(skill, chosen, late) for skill in chosen}
+    frames = [
+        _postings_of(
+            rng, index, skill, peers[skill.id], expected[skill.id], base_rates[skill.id], week_starts
         )
-        levels = rng.choice(EXPERIENCE_LEVELS, total, p=[LEVEL_SHARE[lv] for lv in EXPERIENCE_LEVELS])
-        country_codes = list(COUNTRIES)
-        shares = np.array([COUNTRIES[c][0] for c in country_codes])
-        countries = rng.choice(country_codes, total, p=shares / shares.sum())
-        skill_rate = profile.median_rate * rng.lognormal(0.0, 0.2)
-        rate_trend = (1.06 if skill.category in AI_CATEGORIES else 0.98) ** years[week_of_row]
-        level_mult = np.vectorize(LEVEL_MULTIPLIER.__getitem__)(levels)
-        country_mult = np.vectorize(lambda c: COUNTRIES[c][1])(countries)
-        noise = rng.lognormal(0.0, RATE_SIGMA, total)
-        rates = np.maximum(skill_rate * rate_trend * level_mult * country_mult * noise, MIN_RATE)
-        hourly = rng.random(total) < HOURLY_SHARE
-        budget = np.round(rates * rng.lognormal(3.0, 0.8, total), -1)
-        frames.append(
-            pl.DataFrame(
-                {
-                    "posting_id": [f"s{index:05d}-{n:07d}" for n in range(total)],
-                    "posted_at": posted_at,
-                    "title": f"{skill.display_name} freelancer needed",
-                    "skills": skill.display_name,
-                    "category": skill.category,
-                    "is_hourly": hourly,
-                    "hourly_rate": np.where(hourly, np.round(rates, 2), np.nan),
-                    "budget_usd": np.where(hourly, np.nan, np.maximum(budget, 5.0)),
-                    "experience_level": levels,
-                    "country": countries,
-                }
-            )
-        )
-    postings = pl.concat(frames).with_columns(
-        pl.col("posted_at").dt.replace_time_zone("UTC"),
-        pl.col("hourly_rate").fill_nan(None),
+        for index, skill in enumerate(chosen)
+    ]
+    postings = pl.concat([f for f in frames if f.height]).sort("posted_at", "posting_id")
+    postings, messy_counts = _make_messy(rng, postings, messy, end)
+    truth = _truth(chosen, peers, expected, base_rates, week_starts, median_factor)
+    facts = {
+        "seed": seed,
+        "end": end.isoformat(),
+        "level_multiplier": LEVEL_MULTIPLIER,
+        "country_share_and_multiplier": COUNTRIES,
+        "ai_premium": AI_PREMIUM,
+        "market_median_factor": median_factor,
+        "yearly_growth": growth_of,
+        "late_skills": sorted(late),
+        "messy_rows": messy_counts,
+        "expected_reasons": {MESSY_KINDS[k]: n for k, n in messy_counts.items()},
+    }
+    return Market(postings=postings, truth=truth, facts=facts)
+
+
+def write_market(market: Market, out: Path) -> tuple[Path, Path]:
+    """Postings to ``out`` (.parquet or .csv); truth to ``*.truth.parquet`` and ``*.truth.json``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        market.postings.write_parquet(out)
+    else:
+        market.postings.write_csv(out)
+    truth = out.with_name(f"{out.stem}.truth.parquet")
+    market.truth.write_parquet(truth)
+    facts = out.with_name(f"{out.stem}.truth.json")
+    facts.write_text(json.dumps(market.facts, indent=2, sort_keys=True), encoding="utf-8")
+    return truth, facts
+
+
+def _peers(skill: SkillInfo, chosen: list[SkillInfo], late: set[str]) -> list[SkillInfo]:
+    """Skills a posting of ``skill`` may list second: same category, present all along."""
+    return [s for s in chosen if s.category == skill.category and s.id != skill.id and s.id not in late]
+
+
+def _postings_of(
+    rng: np.random.Generator,
+    index: int,
+    skill: SkillInfo,
+    peers: list[SkillInfo],
+    expected: np.ndarray,
+    base_rate: np.ndarray,
+    week_starts: np.ndarray,
+) -> pl.DataFrame:
+    counts = rng.poisson(expected)
+    total = int(counts.sum())
+    week = np.repeat(np.arange(len(counts)), counts)
+    offsets = rng.integers(0, 7 * 24 * 3600 * 1000, total).astype("timedelta64[ms]")
+    posted_at = week_starts[week].astype("datetime64[ms]") + offsets
+    levels = rng.choice(EXPERIENCE_LEVELS, total, p=[LEVEL_SHARE[lv] for lv in EXPERIENCE_LEVELS])
+    codes = list(COUNTRIES)
+    shares = np.array([COUNTRIES[c][0] for c in codes])
+    countries = rng.choice(codes, total, p=shares / shares.sum())
+    level_mult = np.array([LEVEL_MULTIPLIER[lv] for lv in levels])
+    country_mult = np.array([COUNTRIES[c][1] for c in countries])
+    rates = np.maximum(
+        base_rate[week] * level_mult * country_mult * rng.lognormal(0, RATE_SIGMA, total), MIN_RATE
+    )
+    hourly = rng.random(total) < HOURLY_SHARE
+    ranged = hourly & (rng.random(total) < RANGE_SHARE)
+    half_width = np.minimum(rates * rng.uniform(0.1, 0.4, total), rates - MIN_RATE)
+
+    names = [skill.display_name, *skill.aliases]
+    written = np.where(rng.random(total) < ALIAS_SHARE, rng.choice(names, total), skill.display_name)
+    second = rng.random(total) < SECONDARY_SHARE if peers else np.zeros(total, dtype=bool)
+    peer_names = [p.display_name for p in peers]
+    tags = [f"{w};{rng.choice(peer_names)}" if s else str(w) for w, s in zip(written, second, strict=True)]
+    titles = [TITLES[t].format(skill.display_name) for t in rng.integers(0, len(TITLES), total)]
+    return pl.DataFrame(
+        {
+            "posting_id": [f"s{index:05d}-{n:07d}" for n in range(total)],
+            "posted_at": posted_at,
+            "title": titles,
+            "skills": tags,
+            "category": skill.category,
+            "is_hourly": hourly,
+            "hourly_rate": np.where(hourly & ~ranged, np.round(rates, 2), np.nan),
+            "hourly_rate_min": np.where(ranged, np.round(rates - half_width, 2), np.nan),
+            "hourly_rate_max": np.where(ranged, np.round(rates + half_width, 2), np.nan),
+            "budget_usd": np.where(
+                hourly, np.nan, np.maximum(np.round(rates * rng.lognormal(3, 0.8, total), -1), 5)
+            ),
+            "experience_level": levels,
+            "country": countries,
+        }
+    ).with_columns(
+        pl.col("posted_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        *(
+            pl.col(c).fill_nan(None).cast(pl.String)
+            for c in ("hourly_rate", "hourly_rate_min", "hourly_rate_max")
+        ),
         pl.col("budget_usd").fill_nan(None),
     )
-    return postings.sort("posted_at", "posting_id")
 
 
-def synthesized_at(end: date) -> datetime:
-    """When a synthetic export would have been taken: the Monday after its last week."""
-    return datetime.combine(end + timedelta(days=1), datetime.min.time())
+def _make_messy(
+    rng: np.random.Generator, postings: pl.DataFrame, share: float, end: date
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Break ``share`` of the rows in the ways real exports are broken, one known way each."""
+    count = int(postings.height * share)
+    if count == 0:
+        return postings, {}
+    rows = rng.choice(postings.height, count, replace=False)
+    kinds = rng.choice(list(MESSY_KINDS), count)
+    broken = postings.with_row_index("_row").with_columns(
+        _kind=pl.col("_row").replace_strict(
+            dict(zip(rows.tolist(), kinds.tolist(), strict=True)), default=None
+        )
+    )
+    kind = pl.col("_kind")
+    future = (end + timedelta(days=400)).isoformat() + "T12:00:00Z"
+    broken = broken.with_columns(
+        posted_at=pl.when(kind == "bad_date")
+        .then(pl.lit("31/02/2026 25:61"))
+        .when(kind == "future_date")
+        .then(pl.lit(future))
+        .otherwise("posted_at"),
+        hourly_rate=pl.when(kind == "rate_outlier")
+        .then(pl.lit("2500"))
+        .when(kind == "rate_text")
+        .then(pl.lit("negotiable"))
+        .otherwise("hourly_rate"),
+        hourly_rate_min=pl.when(kind.is_in(["rate_outlier", "rate_text"]))
+        .then(None)
+        .otherwise("hourly_rate_min"),
+        hourly_rate_max=pl.when(kind.is_in(["rate_outlier", "rate_text"]))
+        .then(None)
+        .otherwise("hourly_rate_max"),
+        experience_level=pl.when(kind == "unknown_level").then(pl.lit("guru")).otherwise("experience_level"),
+        skills=pl.when(kind == "no_skill").then(pl.lit("")).otherwise("skills"),
+        title=pl.when(kind == "no_skill").then(pl.lit("Quick task, details in chat")).otherwise("title"),
+    )
+    copies = broken.filter(kind == "duplicate")  # a later copy of a clean row: the copy is quarantined
+    combined = pl.concat([broken, copies]).drop("_row", "_kind")
+    counts = dict(zip(*np.unique(kinds, return_counts=True), strict=True))
+    return combined, {str(k): int(v) for k, v in counts.items()}
+
+
+def _truth(
+    chosen: list[SkillInfo],
+    peers: dict[str, list[SkillInfo]],
+    expected: dict[str, np.ndarray],
+    base_rates: dict[str, np.ndarray],
+    week_starts: np.ndarray,
+    median_factor: float,
+) -> pl.DataFrame:
+    """Expected weekly postings of each skill (its own and as a secondary tag) and market median."""
+    listed = {skill.id: expected[skill.id].copy() for skill in chosen}
+    for skill in chosen:
+        for peer in peers[skill.id]:
+            listed[peer.id] += expected[skill.id] * SECONDARY_SHARE / len(peers[skill.id])
+    return pl.concat(
+        pl.DataFrame(
+            {
+                "skill": skill.id,
+                "week_start": week_starts,
+                "expected_postings": listed[skill.id],
+                "median_rate": base_rates[skill.id] * median_factor,
+            }
+        )
+        for skill in chosen
+    ).with_columns(pl.col("week_start").cast(pl.Date))

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from training.cli import app
+
+runner = CliRunner()
+
+
+def export(tmp_path: Path, bad: int = 1, good: int = 4) -> Path:
+    rows = [
+        {"uid": str(i), "published_on": "2026-11-02", "tier": "Expert", "attrs": "rag"} for i in range(good)
+    ]
+    rows += [{"uid": f"b{i}", "published_on": "someday", "tier": "", "attrs": "rag"} for i in range(bad)]
+    path = tmp_path / "export.csv"
+    pl.DataFrame(rows).write_csv(path)
+    return path
+
+
+def test_validate_json_reconciles_and_exits_0_with_quarantined_rows(tmp_path: Path) -> None:
+    quarantine = tmp_path / "out" / "q.parquet"
+    result = runner.invoke(
+        app, ["validate", str(export(tmp_path)), "--json", "--quarantine", str(quarantine)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["rows"], summary["accepted"], summary["quarantined"]) == (5, 4, 1)
+    assert summary["reasons"] == {"unparseable_posted_at": 1}
+    assert summary["skills"] == 1
+    assert pl.read_parquet(quarantine)["uid"].to_list() == ["b0"]
+
+
+def test_validate_prints_a_readable_summary(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(export(tmp_path))])
+    assert result.exit_code == 0
+    assert "unparseable_posted_at" in result.output and "accepted" in result.output
+
+
+def test_unreadable_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["validate", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2
+    assert "no such file or directory" in missing.output and "Traceback" not in missing.output
+    path = tmp_path / "bare.csv"
+    pl.DataFrame({"a": [1]}).write_csv(path)
+    columns = runner.invoke(app, ["validate", str(path)])
+    assert columns.exit_code == 2
+    assert "missing required columns: posting_id, posted_at, skills or title" in columns.output
+    mapped = runner.invoke(app, ["validate", str(path), "--column", "posted_at=zzz"])
+    assert mapped.exit_code == 2 and "no column 'zzz'" in mapped.output
+
+
+def test_column_flags_and_mapping_file(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    pl.DataFrame({"ref": ["1"], "when": ["2026-11-02"], "what": ["SQL"]}).write_csv(path)
+    profile = tmp_path / "odd.toml"
+    profile.write_text('[columns]\nposting_id = "ref"\nposted_at = "when"\n')
+    result = runner.invoke(
+        app, ["validate", str(path), "--mapping", str(profile), "--column", "skills=what", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accepted"] == 1
+
+
+def test_run_stops_before_fitting_when_too_much_is_quarantined(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    result = runner.invoke(app, ["run", "--data", str(export(tmp_path, bad=2, good=3)), "--quiet"])
+    assert result.exit_code == 1
+    assert "40.0% of rows were quarantined, more than --max-rejected 20%" in result.output
+
+
+def test_synth_refuses_an_unknown_format(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["synth", "--out", str(tmp_path / "m.xlsx")])
+    assert result.exit_code == 2

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gigcast.taxonomy import Taxonomy, slugify
+from training import normalise
+
+
+def apply(values: list[object], expr: pl.Expr, dtype: pl.DataType = pl.String()) -> list[object]:
+    return pl.DataFrame({"x": values}, schema={"x": dtype}).select(expr.alias("y"))["y"].to_list()
+
+
+def test_skill_tags_from_every_layout() -> None:
+    x = pl.col("x")
+    values = ["['Microsoft Power BI', 'SQL']", "rag; langchain", "Excel, SQL", "single", None]
+    assert apply(values, normalise.skill_tags(x, pl.String())) == [
+        ["Microsoft Power BI", "SQL"],
+        ["rag", " langchain"],
+        ["Excel", " SQL"],
+        ["single"],
+        None,
+    ]
+    assert apply([["a", "b"]], normalise.skill_tags(x, pl.List(pl.String)), pl.List(pl.String)) == [
+        ["a", "b"]
+    ]
+
+
+def test_canonical_skills_use_the_taxonomy_then_slugs(taxonomy: Taxonomy) -> None:
+    tags = normalise.skill_tags(pl.col("x"), pl.String())
+    got = apply(["Power BI; powerbi ; Quantum Knitting;;", None], normalise.canonical_skills(tags, taxonomy))
+    assert got == [["microsoft-power-bi", "quantum-knitting"], []]
+
+
+def test_skills_in_titles_match_on_word_boundaries(taxonomy: Taxonomy) -> None:
+    titles = ["Power BI dashboard for sales", "Fix my HTML page", "Prompt engineering + RAG pipeline", None]
+    got = apply(titles, normalise.extracted_skills(pl.col("x"), taxonomy))
+    assert got == [
+        ["microsoft-power-bi", "data-visualization"],
+        [],
+        ["prompt-engineering", "rag-development"],
+        [],
+    ]
+
+
+def test_numbers_tell_absent_from_broken() -> None:
+    got = apply(["$1,200.50", " 30 ", "", None, "negotiable"], normalise.numbers(pl.col("x"), pl.String()))
+    assert got[:4] == [1200.5, 30.0, None, None]
+    assert got[4] != got[4]  # NaN
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("Entry level", "entry"),
+        ("EXPERT", "expert"),
+        ("intermediate", "intermediate"),
+        ("Senior", "expert"),
+        ("", None),
+        (None, None),
+        ("guru", "unknown"),
+    ],
+)
+def test_levels(text: str | None, level: str | None) -> None:
+    assert apply([text], normalise.levels(pl.col("x"))) == [level]
+
+
+def test_hourly_flags() -> None:
+    got = apply(
+        ["True", "hourly", "fixed_budget", "no_budget", "maybe", None],
+        normalise.hourly_flags(pl.col("x"), pl.String()),
+    )
+    assert got == [True, True, False, False, None, None]
+
+
+def test_epoch_milliseconds_and_seconds() -> None:
+    got = apply([1672594409972, 1672594409], normalise.timestamps(pl.col("x"), pl.Int64()), pl.Int64())
+    assert got == [
+        datetime(2023, 1, 1, 17, 33, 29, 972000, tzinfo=UTC),
+        datetime(2023, 1, 1, 17, 33, 29, tzinfo=UTC),
+    ]
+
+
+LAYOUTS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S+00:00", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2035, 12, 31)).map(
+        lambda d: d.replace(microsecond=0)
+    ),
+    st.sampled_from(LAYOUTS),
+)
+def test_timestamps_read_back_what_was_written(moment: datetime, layout: str) -> None:
+    got = apply([moment.strftime(layout)], normalise.timestamps(pl.col("x"), pl.String()))
+    assert got == [moment.replace(tzinfo=UTC)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=30))
+def test_polars_slugs_equal_the_python_slugs(text: str) -> None:
+    assert apply([text], normalise.slugs(pl.col("x"))) == [slugify(text)]
