@@ -13,7 +13,6 @@ from training.panels import demand_panel, rate_observations, rate_panel
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-    from matplotlib.ticker import NullFormatter, StrMethodFormatter
 
 
 def market_figure(postings: pl.DataFrame, skills: list[str], truth: pl.DataFrame | None = None) -> Figure:
@@ -22,6 +21,7 @@ def market_figure(postings: pl.DataFrame, skills: list[str], truth: pl.DataFrame
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter, StrMethodFormatter
 
     demand = demand_panel(postings)
     rates = rate_panel(rate_observations(postings))
