@@ -21,7 +21,7 @@ def market_figure(postings: pl.DataFrame, skills: list[str], truth: pl.DataFrame
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
-    from matplotlib.ticker import NullFormatter, StrMethodFormatter
+    from matplotlib.ticker import StrMethodFormatter
 
     demand = demand_panel(postings)
     rates = rate_panel(rate_observations(postings))
@@ -47,9 +47,7 @@ def market_figure(postings: pl.DataFrame, skills: list[str], truth: pl.DataFrame
     )
     top.legend(loc="upper left", fontsize="small")
     bottom.set_ylabel("median hourly rate, USD")
-    bottom.set_yscale("log")
     bottom.yaxis.set_major_formatter(StrMethodFormatter("${x:,.0f}"))
-    bottom.yaxis.set_minor_formatter(NullFormatter())
     for axes in (top, bottom):
         axes.grid(alpha=0.3)
     return figure
