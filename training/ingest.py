@@ -19,9 +19,10 @@ from gigcast.countries import to_alpha2
 from gigcast.taxonomy import Taxonomy
 from training import normalise
 from training.columns import ColumnError, resolve
-from training.sources import SourceError, find_files, scan
+from training.sources import SourceError, find_files, head, scan
 
 ROW = "row_number"
+FILE = "file"  # index into the files read; the path is written back only for quarantined rows
 ACCEPTED_COLUMNS = (
     "posting_id",
     "posted_at",
@@ -33,6 +34,8 @@ ACCEPTED_COLUMNS = (
     "country",
     "category",
 )
+#: Columns with few distinct values, normalised once per value.
+DISTINCT = ("is_hourly", "experience_level", "country", "category")
 REASONS = (
     "missing_posting_id",
     "missing_posted_at",
@@ -114,21 +117,23 @@ def ingest(
     """Validate and normalise the postings of ``paths`` (files or directories)."""
     try:
         files = find_files(paths)
-        planned = [_plan(path, taxonomy, columns or {}, limits, now or datetime.now(UTC)) for path in files]
+        scans = [_scan(index, path, columns or {}) for index, path in enumerate(files)]
     except (SourceError, ColumnError) as exc:
         raise IngestError(str(exc)) from None
-    verdicts = pl.concat([frame for frame, _ in planned]).collect(engine="streaming")
+    verdicts = _normalised(pl.concat([frame for frame, _ in scans]).collect(engine="streaming"), taxonomy)
+    verdicts = verdicts.with_columns(reason=_first_broken_rule(limits, now or datetime.now(UTC)))
     valid = pl.col("reason").is_null()
-    duplicate = valid & ~pl.col("posting_id").is_first_distinct().over(valid)
+    duplicate = valid & ~pl.when(valid).then(pl.col("posting_id")).is_first_distinct()
     verdicts = verdicts.with_columns(
-        reason=pl.when(duplicate).then(pl.lit("duplicate_posting_id")).otherwise(pl.col("reason"))
+        reason=pl.when(duplicate).then(pl.lit("duplicate_posting_id")).otherwise("reason")
     )
-    accepted = verdicts.filter(pl.col("reason").is_null()).select(ACCEPTED_COLUMNS)
-    rejected = verdicts.filter(pl.col("reason").is_not_null()).select("source", ROW, "reason")
+    rejected = verdicts.filter(pl.col("reason").is_not_null()).select(FILE, ROW, "reason")
+    accepted = verdicts.select(*ACCEPTED_COLUMNS, "reason").filter(pl.col("reason").is_null()).drop("reason")
+    del verdicts
     return IngestResult(
         accepted=accepted,
         quarantined=_originals(files, rejected),
-        columns={str(path): found for path, (_, found) in zip(files, planned, strict=True)},
+        columns={str(path): found for path, (_, found) in zip(files, scans, strict=True)},
     )
 
 
@@ -141,10 +146,12 @@ def write_quarantine(quarantined: pl.DataFrame, path: Path) -> None:
         quarantined.write_csv(path)
 
 
-def _plan(
-    path: Path, taxonomy: Taxonomy, mapping: dict[str, str], limits: Limits, now: datetime
-) -> tuple[pl.LazyFrame, dict[str, str]]:
-    """One file's rows as canonical values with the first rule each breaks (lazy)."""
+def _scan(index: int, path: Path, mapping: dict[str, str]) -> tuple[pl.LazyFrame, dict[str, str]]:
+    """One file's rows, parsed where each row has its own value and raw where values repeat.
+
+    This is the only pass over the file; it streams. Columns with few distinct values stay
+    raw here and are normalised once per value by ``_normalised``.
+    """
     frame = scan(path)
     schema = frame.collect_schema()
     found = resolve(schema.names(), mapping, where=str(path))
@@ -163,84 +170,88 @@ def _plan(
     def dtype(name: str) -> pl.DataType:
         return schema[found[name]] if name in found else pl.String()
 
-    tags = (
-        normalise.skill_tags(raw("skills"), dtype("skills"))
-        if "skills" in found
-        else pl.lit([], pl.List(pl.String))
-    )
+    if "skills" in found:
+        tags = normalise.skill_tags(raw("skills"), dtype("skills"))
+        untagged = tags.list.len() == 0 if isinstance(dtype("skills"), pl.List) else _blank(raw("skills"))
+    else:
+        tags, untagged = pl.lit([], pl.List(pl.String)), pl.lit(True)
+    layouts = normalise.LAYOUTS
+    if dtype("posted_at") == pl.String:
+        layouts = normalise.layouts_by_fit(head(path, 500)[found["posted_at"]])
+    rate = normalise.numbers(raw("hourly_rate"), dtype("hourly_rate"))
+    low = normalise.numbers(raw("hourly_rate_min"), dtype("hourly_rate_min"))
+    high = normalise.numbers(raw("hourly_rate_max"), dtype("hourly_rate_max"))
+    budget = normalise.numbers(raw("budget_usd"), dtype("budget_usd"))
+    posted_text = raw("posted_at").cast(pl.String).str.strip_chars()
+    posted_at = normalise.timestamps(raw("posted_at"), dtype("posted_at"), layouts[:1])
     text = pl.concat_str(
-        [normalise.plain_text(raw("title")), normalise.plain_text(raw("description"))],
-        separator=" ",
-        ignore_nulls=True,
+        [raw("title").cast(pl.String), raw("description").cast(pl.String)], separator=" ", ignore_nulls=True
     )
-    parsed = frame.with_row_index(ROW, offset=1).select(
-        pl.lit(str(path)).alias("source"),
+    scanned = frame.with_row_index(ROW, offset=1).select(
+        pl.lit(index, pl.UInt16).alias(FILE),
         pl.col(ROW),
         raw("posting_id").cast(pl.String).str.strip_chars().alias("posting_id"),
-        raw("posted_at").cast(pl.String).str.strip_chars().alias("_posted_text"),
-        normalise.timestamps(raw("posted_at"), dtype("posted_at")).alias("posted_at"),
-        normalise.canonical_skills(tags, taxonomy).alias("_listed"),
-        text.alias("_text"),
-        *(
-            normalise.numbers(raw(c), dtype(c)).alias(c)
-            for c in ("hourly_rate", "hourly_rate_min", "hourly_rate_max")
-        ),
-        normalise.numbers(raw("budget_usd"), dtype("budget_usd")).alias("budget_usd"),
-        normalise.hourly_flags(raw("is_hourly"), dtype("is_hourly")).alias("is_hourly"),
-        normalise.levels(raw("experience_level")).alias("experience_level"),
-        normalise.countries(raw("country"), _country_codes(frame, found)).alias("country"),
-        normalise.plain_text(raw("category")).alias("category"),
+        posted_at.alias("posted_at"),
+        (posted_text.is_null() | (posted_text == "")).alias("_posted_missing"),
+        pl.when(posted_at.is_null()).then(posted_text).alias("_posted_text"),  # for the other layouts
+        tags.alias("_tags"),
+        pl.when(untagged).then(text).alias("_text"),  # only where no skill is listed
+        pl.coalesce(rate, (low + high) / 2, low, high).alias("hourly_rate"),
+        pl.any_horizontal(rate.is_nan(), low.is_nan(), high.is_nan()).alias("_rate_nan"),
+        (low > high).fill_null(False).alias("_rate_inverted"),
+        budget.alias("budget_usd"),
+        *(raw(name).cast(pl.String).alias(name) for name in DISTINCT),
     )
-    listed = pl.col("_listed")
-    unlisted_text = pl.when(listed.list.len() == 0).then(
-        pl.col("_text")
-    )  # null, so free, where tags answered
-    combined = parsed.with_columns(
-        skills=pl.when(listed.list.len() > 0)
-        .then(listed)
-        .otherwise(normalise.extracted_skills(unlisted_text, taxonomy)),
-        _hourly=pl.coalesce(
-            "hourly_rate",
-            (pl.col("hourly_rate_min") + pl.col("hourly_rate_max")) / 2,
-            "hourly_rate_min",
-            "hourly_rate_max",
-        ),
-    )
-    planned = combined.with_columns(reason=_first_broken_rule(limits, now)).select(
-        "source",
-        ROW,
-        "reason",
-        *ACCEPTED_COLUMNS[:3],
-        pl.col("_hourly").alias("hourly_rate"),
-        *ACCEPTED_COLUMNS[4:],
-    )
-    return planned, found
+    return scanned, found
+
+
+def _blank(text: pl.Expr) -> pl.Expr:
+    """True where a skills cell lists nothing: empty, or only separators and quotes."""
+    return text.cast(pl.String).str.replace_all(r"[\s;,\[\]'\"]", "").fill_null("") == ""
+
+
+def _normalised(raw: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+    """Few-valued columns mapped once per distinct value; skills from tags, else from text."""
+    tag_ids = normalise.tag_ids(raw["_tags"].explode().drop_nulls().unique().to_list(), taxonomy)
+    lookups = {
+        name: normalise.mapped(
+            pl.col(name), {v: to_canonical(v) for v in raw[name].drop_nulls().unique()}, result
+        )
+        for name, to_canonical, result in (
+            ("is_hourly", normalise.hourly_of, pl.Boolean()),
+            ("experience_level", normalise.level_of, pl.String()),
+            ("country", to_alpha2, pl.String()),
+            ("category", normalise.plain_text, pl.String()),
+        )
+    }
+    listed = normalise.canonical_skills(pl.col("_tags"), tag_ids)
+    extracted = normalise.extracted_skills(pl.col("_text").str.replace_all(r"<[^>]*>", " "), taxonomy)
+    return raw.with_columns(
+        posted_at=pl.coalesce("posted_at", normalise.timestamps(pl.col("_posted_text"), pl.String())),
+        # A row with tags has no _text and one without has no tags: one side is always empty.
+        skills=listed.list.concat(extracted),
+        **lookups,
+    ).drop("_tags", "_text", "_posted_text")
 
 
 def _first_broken_rule(limits: Limits, now: datetime) -> pl.Expr:
     """The reason of the first rule a parsed row breaks, in the order of REASONS; null if none."""
-    posting_id, posted_text, posted_at = pl.col("posting_id"), pl.col("_posted_text"), pl.col("posted_at")
-    rate, low, high, hourly = (
-        pl.col("hourly_rate"),
-        pl.col("hourly_rate_min"),
-        pl.col("hourly_rate_max"),
-        pl.col("_hourly"),
-    )
+    posting_id, posted_at, hourly = pl.col("posting_id"), pl.col("posted_at"), pl.col("hourly_rate")
     budget = pl.col("budget_usd")
     return (
         pl.when(posting_id.is_null() | (posting_id == ""))
         .then(pl.lit("missing_posting_id"))
-        .when(posted_text.is_null() | (posted_text == ""))
+        .when(pl.col("_posted_missing"))
         .then(pl.lit("missing_posted_at"))
         .when(posted_at.is_null())
         .then(pl.lit("unparseable_posted_at"))
         .when(posted_at > now)
         .then(pl.lit("posted_at_in_future"))
-        .when(pl.any_horizontal(rate.is_nan(), low.is_nan(), high.is_nan()))
+        .when(pl.col("_rate_nan"))
         .then(pl.lit("rate_not_a_number"))
         .when(budget.is_nan())
         .then(pl.lit("budget_not_a_number"))
-        .when(low > high)
+        .when(pl.col("_rate_inverted"))
         .then(pl.lit("rate_range_inverted"))
         .when(hourly.is_not_null() & ~hourly.is_between(limits.min_rate, limits.max_rate))
         .then(pl.lit("rate_out_of_range"))
@@ -253,27 +264,23 @@ def _first_broken_rule(limits: Limits, now: datetime) -> pl.Expr:
     )
 
 
-def _country_codes(frame: pl.LazyFrame, found: dict[str, str]) -> dict[str, str | None]:
-    """ISO codes for each distinct spelling in the file: one small pass over one column."""
-    if "country" not in found:
-        return {}
-    spellings = frame.select(pl.col(found["country"]).cast(pl.String).str.strip_chars().unique()).collect()
-    return {name: to_alpha2(name) for name in spellings.to_series() if name}
-
-
 def _originals(files: list[Path], rejected: pl.DataFrame) -> pl.DataFrame:
     """The quarantined rows as they stand in their files, every value as text."""
     parts = [pl.DataFrame(schema={"source": pl.String, ROW: pl.UInt32, "reason": pl.String})]
-    for path in files:
-        wanted = rejected.filter(pl.col("source") == str(path)).select(ROW, "reason")
+    for index, path in enumerate(files):
+        wanted = rejected.filter(pl.col(FILE) == index).select(ROW, "reason")
         if wanted.is_empty():
             continue
-        frame = scan(path).with_row_index(ROW, offset=1)
-        originals = frame.join(wanted.lazy(), on=ROW, how="inner").select(
-            pl.lit(str(path)).alias("source"),
-            ROW,
-            "reason",
-            pl.all().exclude(ROW, "reason").cast(pl.String),
+        originals = (
+            scan(path)
+            .with_row_index(ROW, offset=1)
+            .join(wanted.lazy(), on=ROW, how="inner")
+            .select(
+                pl.lit(str(path)).alias("source"),
+                ROW,
+                "reason",
+                pl.all().exclude(ROW, "reason").cast(pl.String),
+            )
         )
-        parts.append(originals.collect())
+        parts.append(originals.collect(engine="streaming"))
     return pl.concat(parts, how="diagonal_relaxed").sort("source", ROW)

@@ -1,62 +1,109 @@
-"""Polars expressions that turn an export's raw cells into canonical values.
+"""From an export's raw cells to canonical values.
 
-Each takes the raw column expression and its dtype, and returns an expression: no Python runs
-per row, so the same code streams over files larger than memory. Unparseable numbers become
-NaN (present but wrong) rather than null (absent), so that the rules can tell them apart.
+Two kinds of helpers. Columns with few distinct values (skill tags, levels, countries,
+categories, hourly flags) are normalised once per distinct value by the plain functions here,
+and the result is applied to every row as a polars lookup. Columns with a value per row
+(timestamps, rates, free text) are normalised by polars expressions. No Python runs per row,
+so the same code streams over files larger than memory.
+
+Unparseable numbers become NaN (present but wrong) rather than null (absent), so that the
+rules can tell them apart.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 import polars as pl
 
-from gigcast.taxonomy import Taxonomy
+from gigcast.taxonomy import EXPERIENCE_LEVELS, Taxonomy
 
-#: Timestamp layouts seen in exports; the first that parses a value wins.
-ZONED_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
-NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
-UTC = pl.Datetime("us", "UTC")
-LEVEL_WORDS = {
-    "entry": "entry",
-    "beginner": "entry",
-    "junior": "entry",
-    "intermediate": "intermediate",
-    "mid": "intermediate",
-    "medium": "intermediate",
-    "expert": "expert",
-    "senior": "expert",
-    "advanced": "expert",
-}
+#: Timestamp layouts seen in exports, zoned ones converted to UTC and naive ones read as UTC.
+ZONED_LAYOUTS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
+LAYOUTS = (
+    *ZONED_LAYOUTS,
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
+LEVEL_WORDS = {"beginner": "entry", "junior": "entry", "mid": "intermediate", "medium": "intermediate"}
+LEVEL_WORDS |= {"senior": "expert", "advanced": "expert"} | {level: level for level in EXPERIENCE_LEVELS}
 HOURLY_WORDS = {"true": True, "1": True, "yes": True, "hourly": True}
-HOURLY_WORDS |= {
-    w: False for w in ("false", "0", "no", "fixed", "fixed_budget", "fixed-price", "fixed price", "no_budget")
-}
+HOURLY_WORDS |= dict.fromkeys(
+    ("false", "0", "no", "fixed", "fixed_budget", "fixed-price", "fixed price", "no_budget"), False
+)
 QUOTED = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
 
 
-def timestamps(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """UTC timestamps from text in common layouts, dates, datetimes or epoch seconds/millis."""
+# Distinct values, one at a time.
+
+
+def level_of(text: str | None) -> str | None:
+    """``"Entry level"`` -> ``"entry"``; None when empty; ``"unknown"`` when not a level."""
+    words = re.findall(r"[a-z]+", (text or "").lower())
+    if not words:
+        return None
+    return LEVEL_WORDS.get(words[0], "unknown")
+
+
+def hourly_of(text: str | None) -> bool | None:
+    """True for hourly, False for fixed price, None when the export does not say."""
+    return HOURLY_WORDS.get((text or "").strip().lower())
+
+
+def plain_text(text: str | None) -> str | None:
+    """Text without HTML tags or entities, as scraped exports carry them."""
+    if text is None:
+        return None
+    return html.unescape(re.sub(r"<[^>]*>", " ", text)).strip() or None
+
+
+def tag_ids(tags: list[str], taxonomy: Taxonomy) -> dict[str, str | None]:
+    """Raw tag -> skill id: the taxonomy's, else the tag's own slug; None for blank tags."""
+    return {tag: taxonomy.canonical(tag) or None for tag in tags}
+
+
+# Every row, as polars expressions.
+
+
+def mapped(raw: pl.Expr, mapping: dict[str, object], dtype: pl.DataType) -> pl.Expr:
+    """Each raw value looked up in a mapping built from the column's distinct values."""
+    return raw.cast(pl.String).replace_strict(mapping, default=None, return_dtype=dtype)
+
+
+def timestamps(raw: pl.Expr, dtype: pl.DataType, layouts: tuple[str, ...] = LAYOUTS) -> pl.Expr:
+    """UTC timestamps from text in ``layouts`` (first match wins), datetimes, dates or epochs."""
     if isinstance(dtype, pl.Datetime):
         zoned = raw.dt.convert_time_zone("UTC") if dtype.time_zone else raw.dt.replace_time_zone("UTC")
         return zoned.dt.cast_time_unit("us")
     if dtype == pl.Date:
         return raw.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     if dtype.is_integer():
-        unit = pl.when(raw.abs() > 100_000_000_000).then(raw * 1000).otherwise(raw * 1_000_000)
-        return unit.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        micros = pl.when(raw.abs() > 100_000_000_000).then(raw * 1000).otherwise(raw * 1_000_000)
+        return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     text = raw.cast(pl.String).str.strip_chars()
+    parsed = [text.str.to_datetime(layout, strict=False, time_unit="us") for layout in layouts]
     return pl.coalesce(
         *(
-            text.str.to_datetime(f, strict=False, time_unit="us").dt.convert_time_zone("UTC")
-            for f in ZONED_FORMATS
-        ),
-        *(
-            text.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone("UTC")
-            for f in NAIVE_FORMATS
-        ),
-        text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            value.dt.convert_time_zone("UTC")
+            if layout in ZONED_LAYOUTS
+            else value.dt.replace_time_zone("UTC")
+            for layout, value in zip(layouts, parsed, strict=True)
+        )
     )
+
+
+def layouts_by_fit(sample: pl.Series) -> tuple[str, ...]:
+    """Every layout, those that parse most of ``sample`` first: the usual one is tried first."""
+    frame = sample.cast(pl.String).to_frame("t")
+    hits = {
+        layout: frame.select(timestamps(pl.col("t"), pl.String(), (layout,)).is_not_null().sum()).item()
+        for layout in LAYOUTS
+    }
+    return tuple(sorted(LAYOUTS, key=lambda layout: -hits[layout]))
 
 
 def numbers(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -66,21 +113,6 @@ def numbers(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     text = raw.cast(pl.String).str.replace_all(r"[\s$,]", "")
     value = text.cast(pl.Float64, strict=False)
     return pl.when(text.is_null() | (text == "")).then(None).otherwise(value.fill_null(float("nan")))
-
-
-def levels(raw: pl.Expr) -> pl.Expr:
-    """entry | intermediate | expert from "Entry level", "EXPERT", "senior", ...; "unknown" else."""
-    text = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
-    word = text.str.extract(r"^([a-z]+)").replace_strict(LEVEL_WORDS, default="unknown")
-    return pl.when(text.is_null() | (text == "")).then(None).otherwise(word)
-
-
-def hourly_flags(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """True for hourly postings, False for fixed-price ones, null when the export does not say."""
-    if dtype == pl.Boolean:
-        return raw
-    text = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
-    return text.replace_strict(HOURLY_WORDS, default=None, return_dtype=pl.Boolean)
 
 
 def skill_tags(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -100,21 +132,10 @@ def skill_tags(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     )
 
 
-def slugs(text: pl.Expr) -> pl.Expr:
-    """The same ids as ``gigcast.taxonomy.slugify``, computed by polars."""
-    return (
-        text.str.strip_chars().str.to_lowercase().str.replace_all(r"[^a-z0-9+#]+", "-").str.strip_chars("-")
-    )
-
-
-def canonical_skills(tags: pl.Expr, taxonomy: Taxonomy) -> pl.Expr:
-    """Taxonomy ids for raw tags; a tag the taxonomy lacks becomes a skill under its own slug."""
-    names = taxonomy.names
-    tag = pl.element().str.strip_chars().str.to_lowercase()
-    slug = slugs(tag)
-    known = tag.replace_strict(names, default=None, return_dtype=pl.String)
-    skill = known.fill_null(slug.replace_strict(names, default=None, return_dtype=pl.String)).fill_null(slug)
-    return tags.list.eval(skill.filter(skill != "")).list.unique(maintain_order=True).fill_null([])
+def canonical_skills(tags: pl.Expr, ids: dict[str, str | None]) -> pl.Expr:
+    """Skill ids of each row's tags, through the distinct-tag mapping; no repeats, no blanks."""
+    skill = pl.element().replace_strict(ids, default=None, return_dtype=pl.String)
+    return tags.list.eval(skill.drop_nulls()).list.unique(maintain_order=True).fill_null([])
 
 
 def extracted_skills(text: pl.Expr, taxonomy: Taxonomy) -> pl.Expr:
@@ -129,17 +150,8 @@ def extracted_skills(text: pl.Expr, taxonomy: Taxonomy) -> pl.Expr:
     return found.list.drop_nulls().list.unique(maintain_order=True).fill_null([])
 
 
-def countries(raw: pl.Expr, codes: dict[str, str | None]) -> pl.Expr:
-    """ISO alpha-2 codes through a lookup made once per distinct spelling; unknown stays null."""
-    return raw.cast(pl.String).str.strip_chars().replace_strict(codes, default=None, return_dtype=pl.String)
-
-
-def plain_text(raw: pl.Expr) -> pl.Expr:
-    """Text with HTML tags and the common entities of scraped exports removed."""
+def slugs(text: pl.Expr) -> pl.Expr:
+    """The same ids as ``gigcast.taxonomy.slugify``, computed by polars."""
     return (
-        raw.cast(pl.String)
-        .str.replace_all(r"<[^>]*>", " ")
-        .str.replace_all("&amp;", "&", literal=True)
-        .str.replace_all("&nbsp;", " ", literal=True)
-        .str.strip_chars()
+        text.str.strip_chars().str.to_lowercase().str.replace_all(r"[^a-z0-9+#]+", "-").str.strip_chars("-")
     )

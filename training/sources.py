@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 
 import polars as pl
@@ -44,3 +46,14 @@ def find_files(paths: Sequence[Path]) -> list[Path]:
 def scan(path: Path) -> pl.LazyFrame:
     """A lazy frame over one file; nothing is read until it is collected."""
     return SCANNERS[path.suffix.lower()](path)
+
+
+def head(path: Path, rows: int) -> pl.DataFrame:
+    """The first ``rows`` rows, read without loading the file (polars reads a CSV whole)."""
+    if path.suffix.lower() != ".csv":
+        return scan(path).head(rows).collect()
+    with path.open(newline="", encoding="utf-8", errors="replace") as file:
+        reader = csv.reader(file)
+        header = next(reader, [])
+        records = [(record + [""] * len(header))[: len(header)] for record in islice(reader, rows)]
+    return pl.DataFrame(records, schema=dict.fromkeys(header, pl.String), orient="row")

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from gigcast.taxonomy import Taxonomy, slugify
 from training import normalise
 
+TEXT = pl.String()
 
-def apply(values: list[object], expr: pl.Expr, dtype: pl.DataType = pl.String()) -> list[object]:
+
+def apply(values: list[object], expr: pl.Expr, dtype: pl.DataType = TEXT) -> list[object]:
     return pl.DataFrame({"x": values}, schema={"x": dtype}).select(expr.alias("y"))["y"].to_list()
 
 
@@ -30,9 +32,13 @@ def test_skill_tags_from_every_layout() -> None:
     ]
 
 
-def test_canonical_skills_use_the_taxonomy_then_slugs(taxonomy: Taxonomy) -> None:
+def test_tags_map_to_taxonomy_ids_then_slugs(taxonomy: Taxonomy) -> None:
     tags = normalise.skill_tags(pl.col("x"), pl.String())
-    got = apply(["Power BI; powerbi ; Quantum Knitting;;", None], normalise.canonical_skills(tags, taxonomy))
+    raw = ["Power BI; powerbi ; Quantum Knitting;;", None]
+    distinct = [t for row in apply(raw, tags) if row for t in row]
+    ids = normalise.tag_ids(distinct, taxonomy)
+    assert ids[" powerbi "] == "microsoft-power-bi" and ids[""] is None
+    got = apply(raw, normalise.canonical_skills(tags, ids))
     assert got == [["microsoft-power-bi", "quantum-knitting"], []]
 
 
@@ -66,15 +72,24 @@ def test_numbers_tell_absent_from_broken() -> None:
     ],
 )
 def test_levels(text: str | None, level: str | None) -> None:
-    assert apply([text], normalise.levels(pl.col("x"))) == [level]
+    assert normalise.level_of(text) == level
 
 
-def test_hourly_flags() -> None:
+def test_hourly_flags_and_plain_text() -> None:
+    flags = ["True", "hourly", "fixed_budget", "no_budget", "maybe", None]
+    assert [normalise.hourly_of(f) for f in flags] == [True, True, False, False, None, None]
+    assert normalise.plain_text("Scripting &amp; Automation") == "Scripting & Automation"
+    assert normalise.plain_text("<b>Posted</b>: now") == "Posted : now"
+
+
+def test_layouts_are_tried_in_order_of_fit() -> None:
+    sample = pl.Series(["2024-05-13T09:46:00"] * 5 + ["2024-05-13"])
+    assert normalise.layouts_by_fit(sample)[0] == "%Y-%m-%dT%H:%M:%S%.f"
     got = apply(
-        ["True", "hourly", "fixed_budget", "no_budget", "maybe", None],
-        normalise.hourly_flags(pl.col("x"), pl.String()),
+        ["2024-05-13T09:46:00", "2024-05-13"],
+        normalise.timestamps(pl.col("x"), pl.String(), normalise.layouts_by_fit(sample)),
     )
-    assert got == [True, True, False, False, None, None]
+    assert got == [datetime(2024, 5, 13, 9, 46, tzinfo=UTC), datetime(2024, 5, 13, tzinfo=UTC)]
 
 
 def test_epoch_milliseconds_and_seconds() -> None:
