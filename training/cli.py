@@ -258,9 +258,10 @@ def _ingest(
         columns = {**(load_mapping(mapping) if mapping else {}), **parse_pairs(column or [])}
         if min_rate >= max_rate:
             raise ColumnError(f"--min-rate {min_rate} must be below --max-rate {max_rate}")
-        result = ingest(
-            paths, taxonomy=_taxonomy(taxonomy), columns=columns, limits=Limits(min_rate, max_rate)
-        )
+        with console.status(f"reading {', '.join(map(str, paths))}"):
+            result = ingest(
+                paths, taxonomy=_taxonomy(taxonomy), columns=columns, limits=Limits(min_rate, max_rate)
+            )
     except (IngestError, ColumnError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None

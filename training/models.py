@@ -69,11 +69,13 @@ def backward(values: np.ndarray, transform: Transform) -> np.ndarray:
 
 def fit_prophet(weeks: list[date], y: np.ndarray, horizon: int) -> tuple[np.ndarray, ...]:
     """Prophet on a weekly series already on the model scale: (p10, p50, p90) for ``horizon``."""
+    # Prophet logs at import that plotly is missing (plots here are matplotlib's): say so first.
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
+    for name in ("cmdstanpy", "prophet"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     import pandas as pd
     from prophet import Prophet
 
-    for name in ("cmdstanpy", "prophet", "prophet.plot"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     model = Prophet(
         interval_width=COVERAGE,
         yearly_seasonality=len(weeks) >= 104,
