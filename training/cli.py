@@ -158,7 +158,8 @@ def run(
         float, typer.Option(min=0.0, max=1.0, help="Stop when a larger share of rows is quarantined.")
     ] = 0.2,
     horizon: Annotated[int, typer.Option(min=1, max=104, help="Weeks to forecast.")] = 52,
-    holdout: Annotated[int, typer.Option(min=1, help="Weeks held out to score each series.")] = 8,
+    backtest_weeks: Annotated[int, typer.Option(min=1, help="Weeks ahead each backtest fold scores.")] = 8,
+    folds: Annotated[int, typer.Option(min=1, help="Rolling-origin backtest folds per series.")] = 3,
     workers: Annotated[int | None, typer.Option(min=1, help="Fitting processes; default every core.")] = None,
     model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
     if_no_champion: Annotated[
@@ -190,7 +191,9 @@ def run(
             f"--max-rejected {max_rejected:.0%}; see the reasons above"
         )
         raise typer.Exit(1)
-    config = TrainConfig(horizon=horizon, holdout=holdout, workers=workers or default_workers())
+    config = TrainConfig(
+        horizon=horizon, backtest_horizon=backtest_weeks, folds=folds, workers=workers or default_workers()
+    )
     with _progress(quiet) as progress:
         task = progress.add_task("fitting series", total=None)
         trained = train(

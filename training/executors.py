@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
 
-from training.models import Series, SeriesResult, fit_chunk
+from training.models import Series, SeriesFit, fit_chunk
 
 
 def default_workers() -> int:
@@ -29,14 +29,17 @@ def fit_all(
     series: Sequence[Series],
     *,
     horizon: int,
-    holdout: int,
+    backtest_horizon: int,
+    folds: int,
     min_weeks: int,
     workers: int,
     on_done: Callable[[int], None] = lambda n: None,
-) -> list[SeriesResult]:
+) -> list[SeriesFit]:
     """Fit every series on ``workers`` local processes (in this process when 1)."""
-    work = partial(fit_chunk, horizon=horizon, holdout=holdout, min_weeks=min_weeks)
-    results: list[SeriesResult] = []
+    work = partial(
+        fit_chunk, horizon=horizon, backtest_horizon=backtest_horizon, folds=folds, min_weeks=min_weeks
+    )
+    results: list[SeriesFit] = []
     for chunk_results in _run(work, chunked(series, workers), workers):
         results.extend(chunk_results)
         on_done(len(chunk_results))
@@ -44,8 +47,8 @@ def fit_all(
 
 
 def _run(
-    work: Callable[[list[Series]], list[SeriesResult]], chunks: list[list[Series]], workers: int
-) -> Iterator[list[SeriesResult]]:
+    work: Callable[[list[Series]], list[SeriesFit]], chunks: list[list[Series]], workers: int
+) -> Iterator[list[SeriesFit]]:
     if workers <= 1:
         yield from map(work, chunks)
         return

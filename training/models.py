@@ -1,22 +1,26 @@
-"""Per-series forecasts: Prophet on a transformed weekly series, scored on a holdout.
+"""Per-series forecasts: Prophet or a baseline, chosen by a rolling-origin backtest.
 
 Pure functions of arrays: no files, no MLflow, so that any executor can run them. Prophet and
-pandas are imported inside the functions that use them and nowhere else.
+pandas are imported inside the function that uses them and nowhere else. Everything is fitted
+on the model scale (log1p for counts, log for rates); intervals are added afterwards by
+``training.calibrate`` from the backtest residuals of all series.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
 import numpy as np
 
+from training import backtest
+
 Transform = Literal["log", "log1p"]
-COVERAGE = 0.8
-Z80 = 1.2816  # standard normal quantile of 0.9
+Target = Literal["demand", "rate"]
+CLEAR_WIN = 0.9  # a baseline replaces Prophet only with a MASE below 0.9 x Prophet's
 
 
 @dataclass(frozen=True)
@@ -24,39 +28,38 @@ class Series:
     """One weekly series to forecast: demand (counts, log1p) or rate (USD/h, log)."""
 
     skill: str
-    target: Literal["demand", "rate"]
+    target: Target
     weeks: list[date]
     values: list[float]
 
     @property
     def transform(self) -> Transform:
-        return "log1p" if self.target == "demand" else "log"
+        return transform_of(self.target)
 
 
 @dataclass(frozen=True)
-class Forecast:
-    """Quantiles for the weeks after the data, on the original scale."""
+class Backtest:
+    """How the chosen model did at each fold (rows, oldest first) for each step ahead (columns)."""
 
-    p10: np.ndarray
-    p50: np.ndarray
-    p90: np.ndarray
-    model: str
-
-
-@dataclass(frozen=True)
-class Score:
-    """How a forecast fitted on all but the last weeks did on those weeks."""
-
-    mase: float
-    coverage: float
+    actual: np.ndarray  # original scale
+    predicted: np.ndarray  # model scale
+    scales: np.ndarray  # one per fold: the spread unit of the fold's training weeks, model scale
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> mase, smape
 
 
 @dataclass(frozen=True)
-class SeriesResult:
+class SeriesFit:
     skill: str
-    target: str
-    forecast: Forecast
-    score: Score | None
+    target: Target
+    model: str  # prophet, snaive, naive, drift, or flat when the history is too short to test
+    point: np.ndarray  # the forecast on the model scale, one value per week ahead
+    scale: float  # spread unit of the whole history on the model scale; nan when unknown
+    backtest: Backtest | None
+
+
+def transform_of(target: Target | str) -> Transform:
+    """Counts are modelled as log1p (zeros happen), rates as log."""
+    return "log1p" if target == "demand" else "log"
 
 
 def forward(values: np.ndarray, transform: Transform) -> np.ndarray:
@@ -67,8 +70,24 @@ def backward(values: np.ndarray, transform: Transform) -> np.ndarray:
     return np.maximum(np.expm1(values), 0.0) if transform == "log1p" else np.exp(values)
 
 
-def fit_prophet(weeks: list[date], y: np.ndarray, horizon: int) -> tuple[np.ndarray, ...]:
-    """Prophet on a weekly series already on the model scale: (p10, p50, p90) for ``horizon``."""
+def spread_unit(y: np.ndarray) -> float:
+    """Typical week-to-week change on the model scale: what interval widths are measured in."""
+    return float(np.mean(np.abs(np.diff(y)))) if y.size > 2 else math.nan
+
+
+def year_end_weeks(first: date, last: date) -> list[date]:
+    """Mondays of the weeks holding Christmas and New Year's Day, when postings dip."""
+    mondays = []
+    for year in range(first.year - 1, last.year + 2):
+        for day in (date(year, 12, 25), date(year, 1, 1)):
+            monday = day - timedelta(days=day.weekday())
+            if first <= monday <= last:
+                mondays.append(monday)
+    return sorted(set(mondays))
+
+
+def fit_prophet(weeks: list[date], y: np.ndarray, horizon: int) -> np.ndarray:
+    """Prophet's median forecast on the model scale for the ``horizon`` weeks after ``weeks``."""
     # Prophet logs at import that plotly is missing (plots here are matplotlib's): say so first.
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
     for name in ("cmdstanpy", "prophet"):
@@ -76,68 +95,102 @@ def fit_prophet(weeks: list[date], y: np.ndarray, horizon: int) -> tuple[np.ndar
     import pandas as pd
     from prophet import Prophet
 
+    end = weeks[-1] + timedelta(weeks=horizon)
+    holidays = None
+    if len(weeks) >= backtest.SEASON:
+        year_end = year_end_weeks(weeks[0], end)
+        holidays = pd.DataFrame({"holiday": "year_end", "ds": pd.to_datetime(year_end)}) if year_end else None
     model = Prophet(
-        interval_width=COVERAGE,
-        yearly_seasonality=len(weeks) >= 104,
+        yearly_seasonality=len(weeks) >= 2 * backtest.SEASON,
         weekly_seasonality=False,
         daily_seasonality=False,
-        uncertainty_samples=300,
+        holidays=holidays,
+        uncertainty_samples=0,  # intervals come from the backtest residuals instead
     )
     model.fit(pd.DataFrame({"ds": pd.to_datetime(weeks), "y": y}))
     future = pd.DataFrame(
         {"ds": pd.date_range(weeks[-1] + timedelta(weeks=1), periods=horizon, freq="W-MON")}
     )
-    predicted = model.predict(future)
-    return (
-        predicted["yhat_lower"].to_numpy(),
-        predicted["yhat"].to_numpy(),
-        predicted["yhat_upper"].to_numpy(),
+    return np.asarray(model.predict(future)["yhat"].to_numpy(), dtype=float)
+
+
+def predict(model: str, weeks: list[date], y: np.ndarray, horizon: int) -> np.ndarray:
+    """The point forecast of ``model`` on the model scale."""
+    if model == "prophet":
+        return fit_prophet(weeks, y, horizon)
+    if model == "flat":
+        return np.full(horizon, float(np.mean(y)))
+    return backtest.BASELINES[model](y, horizon)
+
+
+def fit_series(
+    series: Series, *, horizon: int, backtest_horizon: int, folds: int, min_weeks: int = 12
+) -> SeriesFit:
+    """Backtest Prophet and the baselines, keep the best by the rule, forecast ``horizon`` weeks."""
+    values = np.asarray(series.values, dtype=float)
+    y = forward(values, series.transform)
+    cuts = backtest.origins(y.size, horizon=backtest_horizon, folds=folds, min_train=min_weeks)
+    if not cuts:
+        model = "prophet" if y.size >= min_weeks else "flat"
+        point = predict(model, series.weeks, y, horizon)
+        return SeriesFit(series.skill, series.target, model, point, spread_unit(y), None)
+
+    candidates = ["prophet", *backtest.BASELINES]
+    predicted = {m: np.empty((len(cuts), backtest_horizon)) for m in candidates}
+    actual = np.empty((len(cuts), backtest_horizon))
+    mase_scales = np.empty(len(cuts))
+    for row, cut in enumerate(cuts):
+        actual[row] = values[cut : cut + backtest_horizon]
+        mase_scales[row] = backtest.mase_scale(values[:cut])
+        for m in candidates:
+            predicted[m][row] = predict(m, series.weeks[:cut], y[:cut], backtest_horizon)
+    scores = {
+        m: {
+            "mase": _mean(
+                backtest.mase(actual[r], backward(predicted[m][r], series.transform), mase_scales[r])
+                for r in range(len(cuts))
+            ),
+            "smape": _mean(
+                backtest.smape(actual[r], backward(predicted[m][r], series.transform))
+                for r in range(len(cuts))
+            ),
+        }
+        for m in candidates
+    }
+    model = choose(scores)
+    fit_backtest = Backtest(
+        actual=actual,
+        predicted=predicted[model],
+        scales=np.array([spread_unit(y[:cut]) for cut in cuts]),
+        scores=scores,
     )
+    point = predict(model, series.weeks, y, horizon)
+    return SeriesFit(series.skill, series.target, model, point, spread_unit(y), fit_backtest)
 
 
-def fit_flat(y: np.ndarray, horizon: int) -> tuple[np.ndarray, ...]:
-    """The mean, with an interval from the series' own spread (wide when it has none)."""
-    centre = float(np.mean(y))
-    spread = float(np.std(y, ddof=1)) if y.size > 2 else 0.5
-    half = Z80 * spread * math.sqrt(1 + 1 / y.size)
-    flat = np.full(horizon, centre)
-    return flat - half, flat, flat + half
+def choose(scores: dict[str, dict[str, float]]) -> str:
+    """Prophet, unless a baseline's backtest MASE is clearly lower."""
+    prophet = scores["prophet"]["mase"]
+    best = min(backtest.BASELINES, key=lambda m: _ordered(scores[m]["mase"]))
+    if math.isnan(prophet) or scores[best]["mase"] < CLEAR_WIN * prophet:
+        return best if not math.isnan(scores[best]["mase"]) else "prophet"
+    return "prophet"
 
 
-def forecast(series: Series, horizon: int, *, min_weeks: int = 12) -> Forecast:
-    """Prophet when the series has ``min_weeks`` weeks, else a flat forecast."""
-    y = forward(np.asarray(series.values, dtype=float), series.transform)
-    if len(series.values) >= min_weeks:
-        low, mid, high = fit_prophet(series.weeks, y, horizon)
-        model = "prophet"
-    else:
-        low, mid, high = fit_flat(y, horizon)
-        model = "flat"
-    p10, p50, p90 = (backward(v, series.transform) for v in (low, mid, high))
-    return Forecast(np.minimum(p10, p50), p50, np.maximum(p90, p50), model)
-
-
-def score(actual: np.ndarray, predicted: Forecast, history: np.ndarray) -> Score:
-    """MASE against the in-sample naive forecast, and the share of actuals in the interval."""
-    scale = float(np.mean(np.abs(np.diff(history)))) if history.size > 1 else 0.0
-    error = float(np.mean(np.abs(actual - predicted.p50)))
-    inside = (actual >= predicted.p10) & (actual <= predicted.p90)
-    return Score(mase=error / scale if scale > 0 else math.nan, coverage=float(np.mean(inside)))
-
-
-def fit_series(series: Series, *, horizon: int, holdout: int, min_weeks: int = 12) -> SeriesResult:
-    """Forecast ``horizon`` weeks ahead; score the same method on the last ``holdout`` weeks."""
-    result_score = None
-    if len(series.values) >= 2 * holdout + 12:
-        past = Series(series.skill, series.target, series.weeks[:-holdout], series.values[:-holdout])
-        actual = np.asarray(series.values[-holdout:], dtype=float)
-        predicted = forecast(past, holdout, min_weeks=min_weeks)
-        result_score = score(actual, predicted, np.asarray(past.values, dtype=float))
-    return SeriesResult(
-        series.skill, series.target, forecast(series, horizon, min_weeks=min_weeks), result_score
-    )
-
-
-def fit_chunk(chunk: list[Series], horizon: int, holdout: int, min_weeks: int) -> list[SeriesResult]:
+def fit_chunk(
+    chunk: list[Series], horizon: int, backtest_horizon: int, folds: int, min_weeks: int
+) -> list[SeriesFit]:
     """Fit a chunk of series in one worker process."""
-    return [fit_series(s, horizon=horizon, holdout=holdout, min_weeks=min_weeks) for s in chunk]
+    return [
+        fit_series(s, horizon=horizon, backtest_horizon=backtest_horizon, folds=folds, min_weeks=min_weeks)
+        for s in chunk
+    ]
+
+
+def _mean(values: object) -> float:
+    finite = [v for v in values if not math.isnan(v)]  # type: ignore[attr-defined]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def _ordered(value: float) -> float:
+    return math.inf if math.isnan(value) else value

@@ -15,19 +15,27 @@ import polars as pl
 from gigcast.bundle import Bundle, Manifest, check_bundle
 from gigcast.taxonomy import UNCATEGORISED, Taxonomy
 from training import market
+from training.backtest import BASELINES
+from training.calibrate import Calibrated, calibrate
 from training.executors import default_workers, fit_all
-from training.models import COVERAGE, Forecast, Series, SeriesResult, forecast
+from training.models import Series, SeriesFit
 from training.normalise import slugs
 from training.panels import data_window, demand_panel, rate_observations, rate_panel
 
+COVERAGE = 0.8
+CANDIDATES = ("prophet", *BASELINES)
 MIN_RATE_WEEKS = 4  # fewer weeks with rates than this, and the skill borrows its category's
+BORROWED = "category:"  # key prefix of the category series that short skills borrow from
+MARKET = "*"  # the whole market, for a category without any rate
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     horizon: int = 52
-    holdout: int = 8
+    backtest_horizon: int = 8
+    folds: int = 3
     min_weeks: int = 12
+    coverage: float = COVERAGE
     workers: int = field(default_factory=default_workers)
 
     def params(self) -> dict[str, str]:
@@ -37,7 +45,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class Trained:
     bundle: Bundle
-    scores: pl.DataFrame  # skill, target, model, mase, coverage
+    scores: pl.DataFrame  # one row per skill and target: the chosen model and its backtest
     metrics: dict[str, float]
 
 
@@ -58,23 +66,30 @@ def train(
     rates = rate_panel(observations)
     rate_weeks = rates.group_by("skill").len()
     own_rate = set(rate_weeks.filter(pl.col("len") >= MIN_RATE_WEEKS)["skill"])
+    skills = _skill_table(postings, demand, observations, own_rate, taxonomy)
+    lenders, lender_panels = _lenders(skills, observations, own_rate)
     series = _series(demand, "demand", "postings")
     series += [s for s in _series(rates, "rate", "rate") if s.skill in own_rate]
+    series += _series(lender_panels, "rate", "rate")
     on_start(len(series))
-    results = fit_all(
+    fits = fit_all(
         series,
         horizon=config.horizon,
-        holdout=config.holdout,
+        backtest_horizon=config.backtest_horizon,
+        folds=config.folds,
         min_weeks=config.min_weeks,
         workers=config.workers,
         on_done=on_fitted,
     )
-    skills = _skill_table(postings, demand, observations, own_rate, taxonomy)
-    forecasts = [(r.skill, r.target, r.forecast) for r in results]
-    forecasts += [
-        (skill, "rate", made)
-        for skill, made in _category_rates(skills, observations, own_rate, config).items()
-    ]
+    calibrated = {
+        (c.skill, c.target): c
+        for target in ("demand", "rate")
+        for c in calibrate(
+            [f for f in fits if f.target == target], horizon=config.horizon, level=config.coverage
+        )
+    }
+    forecasts = [c for (skill, _), c in calibrated.items() if not skill.startswith(BORROWED)]
+    forecasts += _borrowed_rates(lenders, calibrated, observations, lender_panels)
     weekly = _forecast_frame(forecasts, data_end + timedelta(weeks=1), config.horizon)
     residuals = market.with_residuals(observations, rates)
     premiums = market.premiums(residuals)
@@ -83,7 +98,7 @@ def train(
         .group_by(skill="skills", country="country")
         .agg(postings=pl.len().cast(pl.Int64))
     )
-    scores = _scores(results)
+    scores = _scores([f for f in fits if not f.skill.startswith(BORROWED)], calibrated)
     metrics = _headline(scores)
     bundle = Bundle(
         manifest=Manifest(
@@ -91,7 +106,7 @@ def train(
             data_start=data_start,
             data_end=data_end,
             horizon_weeks=config.horizon,
-            interval_coverage=COVERAGE,
+            interval_coverage=config.coverage,
             metrics=metrics,
             params=config.params(),
         ),
@@ -159,77 +174,140 @@ def _skill_table(
     ).sort("skill")
 
 
-def _category_rates(
-    skills: pl.DataFrame, observations: pl.DataFrame, own_rate: set[str], config: TrainConfig
-) -> dict[str, Forecast]:
-    """Rate forecasts for skills without enough rate history: their category's, scaled.
+def _lenders(
+    skills: pl.DataFrame, observations: pl.DataFrame, own_rate: set[str]
+) -> tuple[dict[str, str], pl.DataFrame]:
+    """For each skill short of rate history, the series it borrows: its category's, else the market's.
 
-    The scale is the skill's median log distance from its category, shrunk toward none; a
-    category without rates borrows the whole market's.
+    Returns skill -> lender key, and the weekly median rate panel of every lender needed.
     """
     short = skills.filter(~pl.col("skill").is_in(list(own_rate)))
     category_of = dict(skills.select("skill", "category").iter_rows())
     pooled = observations.with_columns(
         skill=pl.col("skill").replace_strict(category_of, return_dtype=pl.String)
     )
-    panels = {key: panel for (key,), panel in rate_panel(pooled).partition_by("skill", as_dict=True).items()}
-    panels["*"] = rate_panel(observations.with_columns(skill=pl.lit("*")))
-    fitted: dict[str, Forecast] = {}
-    borrowed: dict[str, Forecast] = {}
-    for skill, category in short.select("skill", "category").iter_rows():
-        key = category if category in panels else "*"
-        panel = panels[key]
-        if key not in fitted:
-            source = Series(key, "rate", panel["week_start"].to_list(), panel["rate"].to_list())
-            fitted[key] = forecast(source, config.horizon, min_weeks=config.min_weeks)
-        own = observations.filter(pl.col("skill") == skill)
-        distance = market.with_residuals(own, panel.with_columns(skill=pl.lit(skill)))["residual"]
-        n = distance.len()
-        log_scale = float(distance.median() or 0.0) * n / (n + market.SHRINK) if n else 0.0  # type: ignore[arg-type]
-        made = fitted[key]
-        scale = math.exp(log_scale)
-        borrowed[skill] = Forecast(made.p10 * scale, made.p50 * scale, made.p90 * scale, f"{key} scaled")
+    rated = set(pooled["skill"])
+    lenders = {
+        skill: BORROWED + (category if category in rated else MARKET)
+        for skill, category in short.select("skill", "category").iter_rows()
+    }
+    needed = {key.removeprefix(BORROWED) for key in lenders.values()}
+    panels = [rate_panel(pooled.filter(pl.col("skill").is_in(list(needed - {MARKET}))))]
+    if MARKET in needed:
+        panels.append(rate_panel(observations.with_columns(skill=pl.lit(MARKET))))
+    panel = pl.concat(panels).with_columns(skill=pl.lit(BORROWED) + pl.col("skill"))
+    return lenders, panel
+
+
+def _borrowed_rates(
+    lenders: dict[str, str],
+    calibrated: dict[tuple[str, str], Calibrated],
+    observations: pl.DataFrame,
+    lender_panels: pl.DataFrame,
+) -> list[Calibrated]:
+    """A short skill's rate: its lender's forecast, scaled by how the skill's own rates sit.
+
+    The scale is the skill's median log distance from the lender's weekly median, shrunk
+    toward none, so that a skill with three rates moves its category's forecast only a little.
+    """
+    if not lenders:
+        return []
+    lender_of = pl.DataFrame({"skill": list(lenders), "lender": list(lenders.values())})
+    medians = lender_panels.select(
+        pl.col("skill").alias("lender"), "week_start", pl.col("rate").alias("lender_rate")
+    )
+    distances = (
+        observations.join(lender_of, on="skill")
+        .join(medians, on=["lender", "week_start"])
+        .group_by("skill")
+        .agg(distance=(pl.col("rate").log() - pl.col("lender_rate").log()).median(), n=pl.len())
+    )
+    shift = {
+        skill: math.exp(distance * n / (n + market.SHRINK)) for skill, distance, n in distances.iter_rows()
+    }
+    borrowed = []
+    for skill, lender in lenders.items():
+        source, factor = calibrated[(lender, "rate")], shift.get(skill, 1.0)
+        borrowed.append(
+            Calibrated(
+                skill,
+                "rate",
+                f"{lender} scaled",
+                source.p10 * factor,
+                source.p50 * factor,
+                source.p90 * factor,
+                None,
+                None,
+            )
+        )
     return borrowed
 
 
-def _forecast_frame(
-    forecasts: list[tuple[str, str, Forecast]], first_week: date, horizon: int
-) -> pl.DataFrame:
+def _forecast_frame(forecasts: list[Calibrated], first_week: date, horizon: int) -> pl.DataFrame:
     weeks = pl.date_range(first_week, first_week + timedelta(weeks=horizon - 1), "1w", eager=True)
     return pl.concat(
         pl.DataFrame(
-            {"skill": skill, "target": target, "week_start": weeks, "p10": f.p10, "p50": f.p50, "p90": f.p90}
+            {
+                "skill": f.skill,
+                "target": f.target,
+                "week_start": weeks,
+                "p10": f.p10,
+                "p50": f.p50,
+                "p90": f.p90,
+            }
         )
-        for skill, target, f in forecasts
+        for f in forecasts
     )
 
 
-def _scores(results: list[SeriesResult]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "skill": [r.skill for r in results],
-            "target": [r.target for r in results],
-            "model": [r.forecast.model for r in results],
-            "mase": [r.score.mase if r.score else None for r in results],
-            "coverage": [r.score.coverage if r.score else None for r in results],
-        },
-        schema={
-            "skill": pl.String,
-            "target": pl.String,
-            "model": pl.String,
-            "mase": pl.Float64,
-            "coverage": pl.Float64,
-        },
-    ).sort("target", "skill")
+def _scores(fits: list[SeriesFit], calibrated: dict[tuple[str, str], Calibrated]) -> pl.DataFrame:
+    """One row per skill and target: the chosen model and every candidate's backtest MASE."""
+    rows = []
+    for fit in fits:
+        tested = fit.backtest.scores if fit.backtest else {}
+        result = calibrated[(fit.skill, fit.target)]
+        rows.append(
+            {
+                "skill": fit.skill,
+                "target": fit.target,
+                "model": fit.model,
+                "mase": tested.get(fit.model, {}).get("mase"),
+                "smape": tested.get(fit.model, {}).get("smape"),
+                "coverage": result.coverage,
+                "pinball": result.pinball,
+                **{f"mase_{m}": tested.get(m, {}).get("mase") for m in CANDIDATES},
+            }
+        )
+    schema = {"skill": pl.String, "target": pl.String, "model": pl.String}
+    schema |= dict.fromkeys(
+        ["mase", "smape", "coverage", "pinball", *(f"mase_{m}" for m in CANDIDATES)], pl.Float64
+    )
+    return (
+        pl.DataFrame(rows, schema=schema)
+        .with_columns(pl.col(pl.Float64).fill_nan(None))
+        .sort("target", "skill")
+    )
 
 
 def _headline(scores: pl.DataFrame) -> dict[str, float]:
-    """Medians over skills of the holdout scores, the figures a run is compared on."""
+    """Medians over backtested skills: the figures runs are compared on."""
     metrics: dict[str, float] = {}
     for target in ("demand", "rate"):
-        scored = scores.filter((pl.col("target") == target) & pl.col("mase").is_not_nan())
-        metrics[f"{target}_series"] = float(scores.filter(pl.col("target") == target).height)
-        if scored.height:
-            metrics[f"{target}_mase"] = float(scored["mase"].median())  # type: ignore[arg-type]
-            metrics[f"{target}_coverage_80"] = float(scored["coverage"].median())  # type: ignore[arg-type]
+        own = scores.filter(pl.col("target") == target)
+        tested = own.filter(pl.col("mase").is_not_null())
+        metrics[f"{target}_series"] = float(own.height)
+        metrics[f"{target}_backtested"] = float(tested.height)
+        if tested.is_empty():
+            continue
+        metrics[f"{target}_prophet_share"] = float((tested["model"] == "prophet").mean())  # type: ignore[arg-type]
+        for column, key in (
+            ("mase", "mase"),
+            *((f"mase_{m}", f"mase_{m}") for m in CANDIDATES),
+            ("smape", "smape"),
+            ("coverage", "coverage_80"),
+            ("pinball", "pinball"),
+        ):
+            value = tested[column].median()
+            if value is not None:
+                metrics[f"{target}_{key}"] = float(value)  # type: ignore[arg-type]
     return metrics

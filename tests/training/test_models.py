@@ -4,47 +4,68 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from training.models import Series, fit_series, forecast, score
+from training.calibrate import calibrate
+from training.models import Series, choose, fit_series, year_end_weeks
 
 START = date(2024, 1, 1)
 
 
-def weekly(values: list[float], target: str = "demand") -> Series:
-    return Series("rag", target, [START + timedelta(weeks=i) for i in range(len(values))], values)  # type: ignore[arg-type]
+def weekly(values: list[float], target: str = "demand", skill: str = "rag") -> Series:
+    return Series(skill, target, [START + timedelta(weeks=i) for i in range(len(values))], values)  # type: ignore[arg-type]
 
 
-def test_prophet_follows_a_trend_with_ordered_quantiles() -> None:
+def test_prophet_follows_a_trend() -> None:
     rng = np.random.default_rng(0)
     values = [float(v) for v in rng.poisson(np.linspace(20, 60, 60))]
-    made = forecast(weekly(values), 8)
-    assert made.model == "prophet"
-    assert made.p50.shape == (8,)
-    assert np.all(made.p10 <= made.p50) and np.all(made.p50 <= made.p90)
-    assert 45 < made.p50[0] < 80  # continues the trend instead of the mean (about 40)
+    fit = fit_series(weekly(values), horizon=8, backtest_horizon=4, folds=3)
+    assert fit.model == "prophet"
+    assert fit.point.shape == (8,)
+    assert fit.backtest is not None and fit.backtest.actual.shape == (3, 4)
+    assert 45 < np.expm1(fit.point[0]) < 80  # continues the trend instead of the mean (about 40)
+    assert set(fit.backtest.scores) == {"prophet", "snaive", "naive", "drift"}
 
 
-def test_short_series_get_a_flat_forecast_with_a_wide_interval() -> None:
-    made = forecast(weekly([40.0, 42.0], "rate"), 4)
-    assert made.model == "flat"
-    assert np.allclose(made.p50, made.p50[0])
-    assert made.p10[0] < 40 < 42 < made.p90[0]
+def test_a_random_walk_is_left_to_the_naive_forecast() -> None:
+    rng = np.random.default_rng(3)
+    walk = np.exp(np.cumsum(rng.normal(0, 0.15, 80)) + 3)
+    fit = fit_series(weekly(list(walk), "rate"), horizon=4, backtest_horizon=4, folds=3)
+    scores = fit.backtest.scores  # type: ignore[union-attr]
+    assert fit.model == choose(scores)
+    if fit.model != "prophet":
+        assert scores[fit.model]["mase"] < 0.9 * scores["prophet"]["mase"]
 
 
-def test_rates_stay_positive_and_counts_never_negative() -> None:
-    made = forecast(weekly([0.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]), 10)
-    assert np.all(made.p10 >= 0)
+def test_choice_keeps_prophet_unless_a_baseline_clearly_wins() -> None:
+    base = {"snaive": {"mase": 1.2}, "drift": {"mase": 1.1}}
+    assert choose({"prophet": {"mase": 1.0}, "naive": {"mase": 0.95}, **base}) == "prophet"
+    assert choose({"prophet": {"mase": 1.0}, "naive": {"mase": 0.85}, **base}) == "naive"
+    assert choose({"prophet": {"mase": float("nan")}, "naive": {"mase": 0.85}, **base}) == "naive"
 
 
-def test_score_is_scaled_by_the_naive_error() -> None:
-    history = np.array([10.0, 12.0, 10.0, 12.0])  # naive error 2
-    made = forecast(weekly([10.0, 12.0, 10.0, 12.0]), 2)
-    result = score(np.array([11.0, 11.0]), made, history)
-    assert np.isclose(result.mase, np.mean(np.abs(11.0 - made.p50)) / 2.0)
-    assert 0.0 <= result.coverage <= 1.0
-
-
-def test_holdout_score_only_when_history_allows() -> None:
-    assert fit_series(weekly([5.0] * 10), horizon=4, holdout=4).score is None
+def test_short_series_get_a_flat_forecast_and_wide_calibrated_intervals() -> None:
     rng = np.random.default_rng(1)
-    scored = fit_series(weekly([float(v) for v in rng.poisson(30, 40)]), horizon=4, holdout=4)
-    assert scored.score is not None and scored.score.mase > 0
+    long = fit_series(
+        weekly(list(rng.poisson(30, 40).astype(float)), skill="a"), horizon=6, backtest_horizon=4, folds=3
+    )
+    short = fit_series(weekly([40.0, 42.0], skill="b"), horizon=6, backtest_horizon=4, folds=3)
+    assert short.model == "flat" and short.backtest is None
+    result = {c.skill: c for c in calibrate([long, short], horizon=6)}
+    assert np.all(result["b"].p10 <= result["b"].p50) and np.all(result["b"].p50 <= result["b"].p90)
+    width = lambda c: c.p90[0] / max(c.p10[0], 1e-9)  # noqa: E731
+    assert width(result["b"]) > width(result["a"])  # less history, wider interval
+    assert result["b"].coverage is None and result["a"].coverage is not None
+
+
+def test_counts_never_go_negative() -> None:
+    fit = fit_series(
+        weekly([0.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]),
+        horizon=10,
+        backtest_horizon=4,
+        folds=1,
+    )
+    (result,) = calibrate([fit], horizon=10)
+    assert np.all(result.p10 >= 0)
+
+
+def test_year_end_weeks_are_the_mondays_of_christmas_and_new_year() -> None:
+    assert year_end_weeks(date(2025, 12, 1), date(2026, 1, 31)) == [date(2025, 12, 22), date(2025, 12, 29)]
