@@ -25,7 +25,7 @@ app = typer.Typer(
     help="Rates and demand for AI freelance skills, from a gigcast server.", no_args_is_help=True
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class Level(StrEnum):

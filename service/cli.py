@@ -37,8 +37,9 @@ def main(
     from mlflow.exceptions import MlflowException
 
     from gigcast.bundle import BundleError
+    from gigcast.registry import default_cache_dir
     from service.server import serve
-    from service.store import default_cache_dir
+    from service.store import ModelNotFoundError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uri = tracking_uri()
@@ -53,7 +54,7 @@ def main(
                 cache_dir=cache_dir or default_cache_dir(),
             )
         )
-    except (MlflowException, BundleError) as exc:
+    except (MlflowException, BundleError, ModelNotFoundError) as exc:
         typer.echo(f"gigcast-serve: cannot load {model_name}@{alias} from {uri}: {exc}", err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:

@@ -6,16 +6,13 @@ never a mix.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from gigcast.bundle import BUNDLE_ARTIFACT, MANIFEST_FILE, read_bundle
+from gigcast.bundle import read_bundle
 from gigcast.lookup import ForecastIndex
+from gigcast.registry import fetch_bundle, version_by_alias
 
 log = logging.getLogger(__name__)
 
@@ -39,34 +36,21 @@ class Store:
         self.current = model
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "gigcast"
+class ModelNotFoundError(LookupError):
+    """The registry has no version under the alias asked for."""
 
 
 def fetch(*, tracking_uri: str, name: str, alias: str, cache_dir: Path) -> LoadedModel:
     """Resolve ``name@alias`` in the registry, download its bundle once, and index it."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    version = MlflowClient(tracking_uri=tracking_uri).get_model_version_by_alias(name, alias)
-    key = hashlib.sha256(f"{tracking_uri}|{name}|{version.version}|{version.run_id}".encode()).hexdigest()[
-        :16
-    ]
-    folder = cache_dir / f"{name}-v{version.version}-{key}"
-    if not (folder / MANIFEST_FILE).is_file():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache_dir) as scratch:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version.version}", dst_path=scratch, tracking_uri=tracking_uri
-            )
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(Path(local) / "artifacts" / BUNDLE_ARTIFACT, folder)
-        log.info("downloaded %s version %s to %s", name, version.version, folder)
+    version = version_by_alias(tracking_uri=tracking_uri, name=name, alias=alias)
+    if version is None:
+        raise ModelNotFoundError(f"the registry has no {name}@{alias}; train one with gigcast-train run")
+    folder = fetch_bundle(tracking_uri=tracking_uri, version=version, cache_dir=cache_dir)
+    log.info("loading %s version %s from %s", name, version.version, folder)
     return LoadedModel(
         name=name,
-        version=str(version.version),
+        version=version.version,
         alias=alias,
-        run_id=version.run_id or "",
+        run_id=version.run_id,
         index=ForecastIndex(read_bundle(folder)),
     )

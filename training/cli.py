@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(help="Train gigcast forecasts and register them in MLflow.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, for grep too
 
 Columns = Annotated[
     list[str] | None,
@@ -165,6 +165,9 @@ def run(
     if_no_champion: Annotated[
         bool, typer.Option(help="Do nothing when the model already has a champion.")
     ] = False,
+    force_promote: Annotated[
+        bool, typer.Option(help="Make the new version champion even if it scores worse.")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train on postings, log the run to MLflow, register the bundle as a model version.
@@ -177,7 +180,9 @@ def run(
     from gigcast.bundle import write_bundle
     from training.executors import default_workers
     from training.pipeline import TrainConfig, train
-    from training.tracking import has_champion, log_training
+    from training.plots import forecast_figures
+    from training.promotion import judge
+    from training.tracking import champion, has_champion, log_training, promote, record_verdict
 
     uri = tracking_uri()
     if if_no_champion and has_champion(tracking_uri=uri, model_name=model_name):
@@ -222,16 +227,82 @@ def run(
                 "max_rate": str(max_rate),
             },
             metrics={**trained.metrics, **{k: float(v) for k, v in ingest_metrics.items()}},
-            tables={"scores": trained.scores, "quarantine": result.quarantined},
+            tables={"scores": trained.scores, "holdout": trained.holdout, "quarantine": result.quarantined},
+            figures=forecast_figures(trained.scores, trained.history, trained.bundle),
             example_skill=trained.bundle.skills["skill"][0],
         )
-    console.print(_metrics_table(model_name, registered.version, registered.champion, trained.metrics))
+    current = champion(tracking_uri=uri, model_name=model_name)
+    verdict = judge(trained.holdout, trained.metrics, current[1] if current else None)
+    promoted = verdict.promote or force_promote
+    if promoted:
+        promote(tracking_uri=uri, model_name=model_name, version=registered.version)
+    record_verdict(tracking_uri=uri, run_id=registered.run_id, verdict=verdict, promoted=promoted)
+    console.print(_metrics_table(model_name, registered.version, promoted, trained.metrics))
+    held = f"; @champion stays version {current[0]}" if current and not promoted else ""
+    forced = " (forced)" if promoted and not verdict.promote else ""
+    console.print(f"{verdict.reason}{forced}{held}")
     console.print(f"MLflow run {registered.run_id} in {uri}")
+
+
+@app.command("promote")
+def promote_version(
+    version: Annotated[str, typer.Option(help="Registered version to make champion, e.g. 3.")],
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
+) -> None:
+    """Point @champion at a version by hand: to promote, or to roll back.
+
+    Example: gigcast-train promote --version 3
+    """
+    from training.tracking import RegistryError, promote
+
+    try:
+        before = promote(tracking_uri=tracking_uri(), model_name=model_name, version=version)
+    except RegistryError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    was = f" (was version {before})" if before else ""
+    console.print(f"{model_name}@champion is version {version}{was}")
+
+
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option(min=1, help="How many of the newest runs.")] = 10,
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+) -> None:
+    """List recent training runs with their headline metrics; the champion is starred.
+
+    Example: gigcast-train runs --limit 5
+    """
+    from training.tracking import recent_runs
+
+    found = recent_runs(tracking_uri=tracking_uri(), model_name=model_name, limit=limit)
+    if as_json:
+        for row in found.iter_rows(named=True):
+            typer.echo(json.dumps(row))
+        return
+    table = Table(title=f"runs of {model_name} (* champion)", title_justify="left")
+    for column in ("version", "started", "demand MASE (snaive)", "rate MASE (snaive)", "coverage d/r", "run"):
+        table.add_column(column)
+    for row in found.iter_rows(named=True):
+        table.add_row(
+            row["version"] + (" *" if row["champion"] else ""),
+            row["started"][5:],
+            _pair(row["demand_mase"], row["demand_mase_snaive"], "{:.3f} ({:.3f})"),
+            _pair(row["rate_mase"], row["rate_mase_snaive"], "{:.3f} ({:.3f})"),
+            _pair(row["demand_coverage_80"], row["rate_coverage_80"], "{:.2f}/{:.2f}"),
+            row["run_id"][:8],
+        )
+    console.print(table)
 
 
 def _busiest(accepted: pl.DataFrame, count: int) -> list[str]:
     skills = accepted["skills"].explode().value_counts(sort=True)
     return skills[accepted["skills"].explode().name].head(count).to_list()
+
+
+def _pair(first: float | None, second: float | None, layout: str) -> str:
+    return layout.format(first, second) if first is not None and second is not None else ""
 
 
 def _taxonomy(path: Path | None):  # type: ignore[no-untyped-def]

@@ -44,6 +44,8 @@ class Backtest:
     actual: np.ndarray  # original scale
     predicted: np.ndarray  # model scale
     scales: np.ndarray  # one per fold: the spread unit of the fold's training weeks, model scale
+    mase_scales: np.ndarray  # one per fold: what MASE divides by, original scale
+    last_weeks: list[date]  # the weeks the last fold scored: the run's holdout
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> mase, smape
 
 
@@ -162,6 +164,8 @@ def fit_series(
         actual=actual,
         predicted=predicted[model],
         scales=np.array([spread_unit(y[:cut]) for cut in cuts]),
+        mase_scales=mase_scales,
+        last_weeks=series.weeks[cuts[-1] : cuts[-1] + backtest_horizon],
         scores=scores,
     )
     point = predict(model, series.weeks, y, horizon)

@@ -18,13 +18,21 @@ from training import market
 from training.backtest import BASELINES
 from training.calibrate import Calibrated, calibrate
 from training.executors import default_workers, fit_all
-from training.models import Series, SeriesFit
+from training.models import Series, SeriesFit, backward, transform_of
 from training.normalise import slugs
 from training.panels import data_window, demand_panel, rate_observations, rate_panel
 
 COVERAGE = 0.8
 CANDIDATES = ("prophet", *BASELINES)
 MIN_RATE_WEEKS = 4  # fewer weeks with rates than this, and the skill borrows its category's
+HOLDOUT_SCHEMA = {
+    "skill": pl.String,
+    "target": pl.String,
+    "week_start": pl.Date,
+    "actual": pl.Float64,
+    "predicted": pl.Float64,
+    "scale": pl.Float64,
+}
 BORROWED = "category:"  # key prefix of the category series that short skills borrow from
 MARKET = "*"  # the whole market, for a category without any rate
 
@@ -47,6 +55,8 @@ class Trained:
     bundle: Bundle
     scores: pl.DataFrame  # one row per skill and target: the chosen model and its backtest
     metrics: dict[str, float]
+    holdout: pl.DataFrame  # the last backtest fold: skill, target, week_start, actual, predicted, scale
+    history: pl.DataFrame  # what was fitted: skill, target, week_start, value
 
 
 def train(
@@ -98,7 +108,8 @@ def train(
         .group_by(skill="skills", country="country")
         .agg(postings=pl.len().cast(pl.Int64))
     )
-    scores = _scores([f for f in fits if not f.skill.startswith(BORROWED)], calibrated)
+    own_fits = [f for f in fits if not f.skill.startswith(BORROWED)]
+    scores = _scores(own_fits, calibrated)
     metrics = _headline(scores)
     bundle = Bundle(
         manifest=Manifest(
@@ -120,7 +131,18 @@ def train(
         country_share=market.country_share(per_country),
     )
     check_bundle(bundle)
-    return Trained(bundle=bundle, scores=scores, metrics=metrics)
+    history = pl.concat(
+        [
+            demand.select(
+                "skill",
+                target=pl.lit("demand"),
+                week_start="week_start",
+                value=pl.col("postings").cast(pl.Float64),
+            ),
+            rates.select("skill", target=pl.lit("rate"), week_start="week_start", value="rate"),
+        ]
+    )
+    return Trained(bundle=bundle, scores=scores, metrics=metrics, holdout=_holdout(own_fits), history=history)
 
 
 def _series(panel: pl.DataFrame, target: str, column: str) -> list[Series]:
@@ -287,6 +309,26 @@ def _scores(fits: list[SeriesFit], calibrated: dict[tuple[str, str], Calibrated]
         .with_columns(pl.col(pl.Float64).fill_nan(None))
         .sort("target", "skill")
     )
+
+
+def _holdout(fits: list[SeriesFit]) -> pl.DataFrame:
+    """Each series' last backtest fold: forecasts made without the weeks they are scored on."""
+    frames = [
+        pl.DataFrame(
+            {
+                "skill": fit.skill,
+                "target": fit.target,
+                "week_start": fit.backtest.last_weeks,
+                "actual": fit.backtest.actual[-1],
+                "predicted": backward(fit.backtest.predicted[-1], transform_of(fit.target)),
+                "scale": fit.backtest.mase_scales[-1],
+            },
+            schema=HOLDOUT_SCHEMA,
+        )
+        for fit in fits
+        if fit.backtest is not None
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=HOLDOUT_SCHEMA)
 
 
 def _headline(scores: pl.DataFrame) -> dict[str, float]:

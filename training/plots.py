@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from gigcast.bundle import Bundle
 from training.panels import demand_panel, rate_observations, rate_panel
+
+UNITS = {"demand": "postings per week", "rate": "median hourly rate, USD"}
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -50,4 +53,47 @@ def market_figure(postings: pl.DataFrame, skills: list[str], truth: pl.DataFrame
     bottom.yaxis.set_major_formatter(StrMethodFormatter("${x:,.0f}"))
     for axes in (top, bottom):
         axes.grid(alpha=0.3)
+    return figure
+
+
+def forecast_figures(scores: pl.DataFrame, history: pl.DataFrame, bundle: Bundle) -> dict[str, Figure]:
+    """History, forecast and interval of the best, median and worst backtested skill per target."""
+    figures = {}
+    for target in ("demand", "rate"):
+        ranked = scores.filter((pl.col("target") == target) & pl.col("mase").is_not_null()).sort("mase")
+        if ranked.is_empty():
+            continue
+        picks = {"best": 0, "median": ranked.height // 2, "worst": ranked.height - 1}
+        for rank, row in picks.items():
+            picked = ranked.row(row, named=True)
+            skill, model, mase = picked["skill"], picked["model"], picked["mase"]
+            past = history.filter((pl.col("skill") == skill) & (pl.col("target") == target))
+            ahead = (bundle.demand if target == "demand" else bundle.rates).filter(pl.col("skill") == skill)
+            low, high = ("p10", "p90") if target == "demand" else ("lower", "upper")
+            title = f"{target} of {skill} ({rank} MASE {mase:.2f}, {model})"
+            figures[f"{target}_{rank}_{skill}"] = _forecast_figure(
+                past, ahead, low, high, title, UNITS[target]
+            )
+    return figures
+
+
+def _forecast_figure(
+    past: pl.DataFrame, ahead: pl.DataFrame, low: str, high: str, title: str, unit: str
+) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 4), layout="constrained")
+    axes = figure.subplots()
+    axes.plot(past["week_start"], past["value"], color="C0", linewidth=1.0, label="history")
+    axes.plot(ahead["week_start"], ahead["p50"], color="C1", linewidth=1.4, label="forecast (median)")
+    axes.fill_between(
+        ahead["week_start"], ahead[low], ahead[high], color="C1", alpha=0.25, label="80% interval"
+    )
+    axes.set_title(title)
+    axes.set_ylabel(unit)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper left", fontsize="small")
     return figure

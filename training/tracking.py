@@ -1,26 +1,45 @@
-"""One MLflow run per training job: parameters, metrics, tables, the bundle as a model version.
+"""One MLflow run per training job, the registry's versions, and the champion alias.
 
-MLflow is imported here and only here on the training side.
+MLflow is imported here and only here on the training side, inside the functions that use it.
 """
 
 from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from gigcast.bundle import BUNDLE_ARTIFACT
+from gigcast.bundle import BUNDLE_ARTIFACT, Bundle, read_bundle
+from gigcast.registry import fetch_bundle, version_by_alias
 from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME
+from training.promotion import Verdict
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+RUN_COLUMNS = (
+    "demand_mase",
+    "demand_mase_snaive",
+    "rate_mase",
+    "rate_mase_snaive",
+    "demand_coverage_80",
+    "rate_coverage_80",
+)
+
+
+class RegistryError(LookupError):
+    """A model or version the registry does not hold."""
 
 
 @dataclass(frozen=True)
 class Registered:
     run_id: str
     version: str
-    champion: bool
 
 
 def log_training(
@@ -31,13 +50,12 @@ def log_training(
     params: dict[str, str],
     metrics: dict[str, float],
     tables: dict[str, pl.DataFrame],
+    figures: dict[str, Figure],
     example_skill: str,
 ) -> Registered:
-    """Log the run, register the bundle, and make it champion when there is none yet."""
+    """Log the run (metrics in one batch, tables and plots as artifacts) and register the bundle."""
     import mlflow
     import pandas as pd
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     from gigcast.pyfunc import SIGNATURE
 
@@ -51,6 +69,8 @@ def log_training(
                 path = Path(folder) / f"{name}.csv"
                 table.write_csv(path)
                 mlflow.log_artifact(str(path), artifact_path="tables")
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, f"plots/{name}.png")
         info = mlflow.pyfunc.log_model(
             name="gigcast",
             python_model=str(resources.files("gigcast") / "pyfunc.py"),
@@ -62,23 +82,78 @@ def log_training(
             registered_model_name=model_name,
             pip_requirements=["gigcast", "polars", "mlflow", "pycountry"],
         )
-    client = MlflowClient(tracking_uri=tracking_uri)
-    version = str(info.registered_model_version)
-    try:
-        client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
-        champion = False
-    except MlflowException:
-        client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
-        champion = True
-    return Registered(run_id=run.info.run_id, version=version, champion=champion)
+    return Registered(run_id=run.info.run_id, version=str(info.registered_model_version))
+
+
+def champion(*, tracking_uri: str, model_name: str) -> tuple[str, Bundle] | None:
+    """The champion's version and bundle, or None when there is no champion yet."""
+    version = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
+    if version is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        bundle = read_bundle(fetch_bundle(tracking_uri=tracking_uri, version=version, cache_dir=Path(folder)))
+    return version.version, bundle
 
 
 def has_champion(*, tracking_uri: str, model_name: str) -> bool:
+    return version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS) is not None
+
+
+def promote(*, tracking_uri: str, model_name: str, version: str) -> str | None:
+    """Point ``@champion`` at ``version``; returns the version it pointed at before, if any."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    client = MlflowClient(tracking_uri=tracking_uri)
     try:
-        MlflowClient(tracking_uri=tracking_uri).get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+        client.get_model_version(model_name, version)
     except MlflowException:
-        return False
-    return True
+        raise RegistryError(f"{model_name} has no version {version}") from None
+    before = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
+    client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
+    return before.version if before else None
+
+
+def record_verdict(*, tracking_uri: str, run_id: str, verdict: Verdict, promoted: bool) -> None:
+    """The promotion decision, on the run it was made for."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, RunTag
+
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    scores = {"challenger_score": verdict.challenger, "champion_score": verdict.champion}
+    MlflowClient(tracking_uri=tracking_uri).log_batch(
+        run_id,
+        metrics=[Metric(key, value, now, 0) for key, value in scores.items() if value is not None],
+        tags=[
+            RunTag("gigcast.promoted", str(promoted).lower()),
+            RunTag("gigcast.verdict_basis", verdict.basis),
+            RunTag("gigcast.verdict", verdict.reason),
+        ],
+    )
+
+
+def recent_runs(*, tracking_uri: str, model_name: str, limit: int) -> pl.DataFrame:
+    """The newest training runs with their headline metrics, version and whether it is champion."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is None:
+        return pl.DataFrame()
+    runs = client.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=limit
+    )
+    versions = {v.run_id: str(v.version) for v in client.search_model_versions(f"name='{model_name}'")}
+    current = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
+    rows = [
+        {
+            "run_id": run.info.run_id,
+            "started": datetime.fromtimestamp(run.info.start_time / 1000, UTC).strftime("%Y-%m-%d %H:%M"),
+            "version": versions.get(run.info.run_id, ""),
+            "champion": current is not None and versions.get(run.info.run_id) == current.version,
+            **{key: run.data.metrics.get(key) for key in RUN_COLUMNS},
+            "verdict": run.data.tags.get("gigcast.verdict", ""),
+        }
+        for run in runs
+    ]
+    return pl.DataFrame(rows, schema_overrides=dict.fromkeys(RUN_COLUMNS, pl.Float64))

@@ -153,3 +153,36 @@ def test_registered_model_loads_as_a_pyfunc(trained: Path, env: dict[str, str]) 
     assert list(answer["skill"]) == ["prompt-engineering", "prompt-engineering"]
     assert (answer["p10"] <= answer["p50"]).all() and (answer["p50"] <= answer["p90"]).all()
     assert answer["p50"][0] > answer["p50"][1]  # an expert in the US charges more than the market median
+
+
+def test_a_worse_or_equal_model_does_not_take_over_unless_forced(
+    trained: Path, workdir: Path, env: dict[str, str]
+) -> None:
+    train = [command("gigcast-train"), "run", "--data", str(trained), "--horizon", "12", "--quiet"]
+    same = subprocess.run(train, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert same.returncode == 0, same.stderr
+    assert "does not beat the champion" in same.stderr and "@champion stays version 1" in same.stderr
+    forced = subprocess.run(
+        [*train, "--force-promote"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert forced.returncode == 0 and "(forced)" in forced.stderr
+
+    listed = subprocess.run(
+        [command("gigcast-train"), "runs", "--json"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["version"], r["champion"]) for r in rows] == [("3", True), ("2", False), ("1", False)]
+    assert rows[0]["demand_mase"] is not None
+
+    back = [command("gigcast-train"), "promote", "--version", "1"]
+    rolled = subprocess.run(back, cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
+    assert rolled.returncode == 0 and "is version 1 (was version 3)" in rolled.stderr
+    missing = subprocess.run(
+        [*back[:-1], "9"], cwd=workdir, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode == 2 and "has no version 9" in missing.stderr

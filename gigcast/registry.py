@@ -1,0 +1,68 @@
+"""Where registered bundles live: resolving an alias and fetching a version's bundle, once.
+
+Both the service (to serve the champion) and the trainer (to judge a challenger against it)
+read bundles from the MLflow registry; MLflow is imported only when a function here runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from gigcast.bundle import BUNDLE_ARTIFACT, MANIFEST_FILE
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    name: str
+    version: str
+    run_id: str
+
+
+def version_by_alias(*, tracking_uri: str, name: str, alias: str) -> RegisteredVersion | None:
+    """The version ``name@alias`` points at, or None when the model or the alias does not exist."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = MlflowClient(tracking_uri=tracking_uri).get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):  # no model, no alias
+            return None
+        raise
+    return RegisteredVersion(name=name, version=str(found.version), run_id=found.run_id or "")
+
+
+def fetch_bundle(*, tracking_uri: str, version: RegisteredVersion, cache_dir: Path) -> Path:
+    """The bundle folder of ``version``, downloaded into ``cache_dir`` unless it is there already.
+
+    The download lands in a scratch folder and is renamed into place, so a crash midway never
+    leaves a half-written bundle where a later start would take it for a whole one.
+    """
+    import mlflow
+
+    key = hashlib.sha256(
+        f"{tracking_uri}|{version.name}|{version.version}|{version.run_id}".encode()
+    ).hexdigest()
+    folder = cache_dir / f"{version.name}-v{version.version}-{key[:16]}"
+    if (folder / MANIFEST_FILE).is_file():
+        return folder
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as scratch:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{version.name}/{version.version}",
+            dst_path=scratch,
+            tracking_uri=tracking_uri,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(Path(local) / "artifacts" / BUNDLE_ARTIFACT, folder)
+    return folder
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "gigcast"

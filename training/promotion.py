@@ -1,0 +1,74 @@
+"""Whether a newly trained model should replace the champion.
+
+The fair test depends on what the champion has seen. When its data ends before the new run's
+holdout (the last backtest fold), its stored forecasts for those weeks are out of sample: both
+models are scored there, on the same weeks and skills, with the same MASE scales. Otherwise both
+were backtested the same way on overlapping data, and their headline backtest MASE is compared.
+Lower is better; the challenger must be strictly better.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from gigcast.bundle import Bundle
+
+HEADLINE = ("demand_mase", "rate_mase")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    promote: bool
+    basis: str  # "no champion", "holdout", "backtest"
+    challenger: float | None  # mean over targets of the median MASE over skills
+    champion: float | None
+    reason: str
+
+
+def judge(holdout: pl.DataFrame, challenger_metrics: dict[str, float], champion: Bundle | None) -> Verdict:
+    """Promote the challenger when there is no champion or when it scores lower."""
+    if champion is None:
+        return Verdict(True, "no champion", None, None, "there is no champion yet")
+    first = holdout["week_start"].min() if holdout.height else None
+    if first is not None and champion.manifest.data_end < first:  # type: ignore[operator]
+        scored = holdout_scores(holdout, champion)
+        if scored is not None:
+            return _compare("holdout", *scored)
+    return _compare("backtest", _headline(challenger_metrics), _headline(champion.manifest.metrics))
+
+
+def holdout_scores(holdout: pl.DataFrame, champion: Bundle) -> tuple[float, float] | None:
+    """MASE of the challenger's and the champion's forecasts on the weeks and skills both cover."""
+    forecasts = pl.concat(
+        [
+            champion.demand.select("skill", "week_start", "p50", target=pl.lit("demand")),
+            champion.rates.select("skill", "week_start", "p50", target=pl.lit("rate")),
+        ]
+    )
+    joined = holdout.join(forecasts, on=["skill", "target", "week_start"]).filter(pl.col("scale") > 0)
+    if joined.is_empty():
+        return None
+    per_series = joined.group_by("skill", "target").agg(
+        challenger=(pl.col("actual") - pl.col("predicted")).abs().mean() / pl.col("scale").first(),
+        champion=(pl.col("actual") - pl.col("p50")).abs().mean() / pl.col("scale").first(),
+    )
+    per_target = per_series.group_by("target").agg(pl.col("challenger", "champion").median())
+    return float(per_target["challenger"].mean()), float(per_target["champion"].mean())  # type: ignore[arg-type]
+
+
+def _headline(metrics: dict[str, float]) -> float | None:
+    values = [metrics[key] for key in HEADLINE if key in metrics]
+    return sum(values) / len(values) if values else None
+
+
+def _compare(basis: str, challenger: float | None, champion: float | None) -> Verdict:
+    if champion is None:
+        return Verdict(True, basis, challenger, None, "the champion has no score to defend")
+    if challenger is None:
+        return Verdict(False, basis, None, champion, "the new model has no score to compare")
+    better = challenger < champion
+    word = "beats" if better else "does not beat"
+    reason = f"on the {basis}, MASE {challenger:.3f} {word} the champion's {champion:.3f}"
+    return Verdict(better, basis, challenger, champion, reason)
