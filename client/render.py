@@ -14,6 +14,8 @@ BASIS_NAMES = {
     pb.BASIS_SOURCE_SKILL_COUNTRY: "skill and country",
     pb.BASIS_SOURCE_SKILL: "skill",
     pb.BASIS_SOURCE_CATEGORY: "category",
+    pb.BASIS_SOURCE_SKILL_LEVEL_REGION: "skill, level and the country's region",
+    pb.BASIS_SOURCE_SKILL_REGION: "skill and the country's region",
 }
 BARS = " ▁▂▃▄▅▆▇█"
 

@@ -137,7 +137,8 @@ class ForecastIndex:
         country_premium = self._premiums.get(("country", country)) if country else None
         if country_premium is not None:
             factor *= country_premium[0]
-            notes.append(f"{country} ×{country_premium[0]:.2f}")
+            pooled = "" if country_premium[1] else " from its region"
+            notes.append(f"{country} ×{country_premium[0]:.2f}{pooled}")
         elif country:
             notes.append(f"no {country} data, all markets")
         q10, q25, q75, q90 = self._spread[entry.skill]
@@ -155,7 +156,7 @@ class ForecastIndex:
             lower=lower * factor,
             upper=upper * factor,
             coverage=self.coverage,
-            basis=self._rate_basis(entry, level_premium is not None, country_premium is not None, notes),
+            basis=self._rate_basis(entry, level_premium is not None, _market_of(country_premium), notes),
         )
 
     def demand(self, entry: SkillEntry, *, country: str | None, horizon: int) -> list[DemandPoint]:
@@ -179,20 +180,23 @@ class ForecastIndex:
             source, entry.weeks_of_history, entry.postings, f"{what}, {entry.weeks_of_history} weeks"
         )
 
-    def _rate_basis(self, entry: SkillEntry, by_level: bool, by_country: bool, notes: list[str]) -> Basis:
+    def _rate_basis(self, entry: SkillEntry, by_level: bool, market: str, notes: list[str]) -> Basis:
+        """``market`` is what moved the rate for the country: "country", "region" or ""."""
         if entry.rate_basis == "category":
             source = "category"
             what = f"category {entry.category}, scaled to the skill"
         else:
-            source = {
-                (True, True): "skill_level_country",
-                (True, False): "skill_level",
-                (False, True): "skill_country",
-                (False, False): "skill",
-            }[by_level, by_country]
+            source = "_".join(["skill", *(["level"] if by_level else []), *([market] if market else [])])
             what = "own history"
         detail = "; ".join([f"{what}, {entry.weeks_of_history} weeks", *notes])
         return Basis(source, entry.weeks_of_history, entry.rate_observations, detail)
+
+
+def _market_of(premium: tuple[float, int] | None) -> str:
+    """A country premium with observations is the country's own; without, its region's."""
+    if premium is None:
+        return ""
+    return "country" if premium[1] else "region"
 
 
 def _series(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, list[tuple[float, ...]]]:

@@ -31,6 +31,8 @@ BASIS_SOURCES = {
     "skill_country": pb.BASIS_SOURCE_SKILL_COUNTRY,
     "skill": pb.BASIS_SOURCE_SKILL,
     "category": pb.BASIS_SOURCE_CATEGORY,
+    "skill_level_region": pb.BASIS_SOURCE_SKILL_LEVEL_REGION,
+    "skill_region": pb.BASIS_SOURCE_SKILL_REGION,
 }
 MAX_HORIZON = 52
 DEFAULT_PAGE_SIZE = 50

@@ -26,33 +26,59 @@ def with_residuals(observations: pl.DataFrame, panel: pl.DataFrame) -> pl.DataFr
     )
 
 
-def premiums(residuals: pl.DataFrame) -> pl.DataFrame:
-    """Log-rate premium per level, then per country on what the level leaves over."""
+def premiums(residuals: pl.DataFrame, region_of: dict[str, str]) -> pl.DataFrame:
+    """Log-rate premium per level, then per country on what the level leaves over.
+
+    Country premiums pool toward their region's and regions toward none (the market), each
+    with ``SHRINK`` pseudo-observations: a country seen ten times mostly follows its region.
+    A country never seen, in a region that was, gets its region's premium with 0 observations.
+    """
     level = (
         residuals.drop_nulls("experience_level")
         .group_by(key="experience_level")
         .agg(value=pl.col("residual").median(), observations=pl.len().cast(pl.Int64))
-        .with_columns(factor=pl.lit("level"))
+        .select("key", "observations", log_premium=_shrunk(pl.col("value"), pl.col("observations"), 0.0))
     )
-    level_premium = dict(level.select("key", "value").iter_rows())
-    by_level = pl.col("experience_level").replace_strict(level_premium, default=0.0, return_dtype=pl.Float64)
-    country = (
-        residuals.drop_nulls("country")
-        .with_columns(rest=pl.col("residual") - by_level)
-        .group_by(key="country")
-        .agg(value=pl.col("rest").median(), observations=pl.len().cast(pl.Int64))
-        .with_columns(factor=pl.lit("country"))
+    by_level = pl.col("experience_level").replace_strict(
+        dict(level.select("key", "log_premium").iter_rows()), default=0.0, return_dtype=pl.Float64
     )
-    return (
-        pl.concat([level, country])
+    rest = residuals.drop_nulls("country").select(
+        "country",
+        region=pl.col("country").replace_strict(region_of, default=None, return_dtype=pl.String),
+        rest=pl.col("residual") - by_level,
+    )
+    regions = (
+        rest.drop_nulls("region")
+        .group_by("region")
+        .agg(value=pl.col("rest").median(), n=pl.len())
+        .select("region", region_premium=_shrunk(pl.col("value"), pl.col("n"), 0.0))
+    )
+    seen = (
+        rest.group_by(key="country")
+        .agg(pl.col("region").first(), value=pl.col("rest").median(), observations=pl.len().cast(pl.Int64))
+        .join(regions, on="region", how="left")
         .select(
-            "factor",
             "key",
-            _shrunk(pl.col("value"), pl.col("observations"), 0.0).alias("log_premium"),
             "observations",
+            log_premium=_shrunk(
+                pl.col("value"), pl.col("observations"), pl.col("region_premium").fill_null(0.0)
+            ),
         )
-        .sort("factor", "key")
     )
+    unseen = (
+        pl.DataFrame({"key": list(region_of), "region": list(region_of.values())})
+        .filter(~pl.col("key").is_in(seen["key"].implode()))
+        .join(regions, on="region")
+        .select("key", observations=pl.lit(0, pl.Int64), log_premium="region_premium")
+    )
+    return pl.concat(
+        [
+            level.select(pl.lit("level").alias("factor"), "key", "log_premium", "observations"),
+            pl.concat([seen, unseen]).select(
+                pl.lit("country").alias("factor"), "key", "log_premium", "observations"
+            ),
+        ]
+    ).sort("factor", "key")
 
 
 def spread(residuals: pl.DataFrame, premium_table: pl.DataFrame, skills: list[str]) -> pl.DataFrame:

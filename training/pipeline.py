@@ -21,6 +21,7 @@ from training.executors import default_workers, fit_all
 from training.models import Series, SeriesFit, backward, transform_of
 from training.normalise import slugs
 from training.panels import data_window, demand_panel, rate_observations, rate_panel
+from training.regions import region_of
 
 COVERAGE = 0.8
 CANDIDATES = ("prophet", *BASELINES)
@@ -102,7 +103,7 @@ def train(
     forecasts += _borrowed_rates(lenders, calibrated, observations, lender_panels)
     weekly = _forecast_frame(forecasts, data_end + timedelta(weeks=1), config.horizon)
     residuals = market.with_residuals(observations, rates)
-    premiums = market.premiums(residuals)
+    premiums = market.premiums(residuals, region_of())
     per_country = (
         postings.explode("skills")
         .group_by(skill="skills", country="country")

@@ -25,6 +25,8 @@ class BasisSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BASIS_SOURCE_SKILL_COUNTRY: _ClassVar[BasisSource]
     BASIS_SOURCE_SKILL: _ClassVar[BasisSource]
     BASIS_SOURCE_CATEGORY: _ClassVar[BasisSource]
+    BASIS_SOURCE_SKILL_LEVEL_REGION: _ClassVar[BasisSource]
+    BASIS_SOURCE_SKILL_REGION: _ClassVar[BasisSource]
 
 class DemandTrend(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -48,6 +50,8 @@ BASIS_SOURCE_SKILL_LEVEL: BasisSource
 BASIS_SOURCE_SKILL_COUNTRY: BasisSource
 BASIS_SOURCE_SKILL: BasisSource
 BASIS_SOURCE_CATEGORY: BasisSource
+BASIS_SOURCE_SKILL_LEVEL_REGION: BasisSource
+BASIS_SOURCE_SKILL_REGION: BasisSource
 DEMAND_TREND_UNSPECIFIED: DemandTrend
 DEMAND_TREND_RISING: DemandTrend
 DEMAND_TREND_STABLE: DemandTrend

@@ -30,11 +30,15 @@ def test_premiums_move_the_median_by_their_factor(model: LoadedModel) -> None:
     assert expert.basis.source == "skill_level"
 
 
-def test_country_without_data_is_said_not_guessed(model: LoadedModel) -> None:
+def test_country_without_data_borrows_its_region_and_says_so(model: LoadedModel) -> None:
     entry = next(iter(model.index.skills.values()))
-    estimate = model.index.estimate_rate(entry, level=None, country="IS", offset=0)
-    assert estimate.basis.source == "skill"
-    assert "no IS data" in estimate.basis.description
+    iceland = model.index.estimate_rate(entry, level="expert", country="IS", offset=0)  # never seen
+    britain = model.index.estimate_rate(entry, level="expert", country="GB", offset=0)  # same region
+    assert iceland.basis.source == "skill_level_region" and "IS ×" in iceland.basis.description
+    assert "from its region" in iceland.basis.description
+    assert britain.basis.source == "skill_level_country"
+    antarctica = model.index.estimate_rate(entry, level=None, country="AQ", offset=0)  # no region with data
+    assert antarctica.basis.source == "skill" and "no AQ data" in antarctica.basis.description
 
 
 def test_names_are_case_insensitive_and_suggestions_are_close(model: LoadedModel) -> None:
