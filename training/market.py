@@ -35,7 +35,7 @@ def premiums(residuals: pl.DataFrame, region_of: dict[str, str]) -> pl.DataFrame
     """
     level = (
         residuals.drop_nulls("experience_level")
-        .group_by(key="experience_level")
+        .group_by(key=pl.col("experience_level").cast(pl.String))
         .agg(value=pl.col("residual").median(), observations=pl.len().cast(pl.Int64))
         .select("key", "observations", log_premium=_shrunk(pl.col("value"), pl.col("observations"), 0.0))
     )
