@@ -1,16 +1,21 @@
 """Weekly panels from accepted postings: the series every model is fitted on.
 
 Weeks start on Monday. A skill's demand series runs from its first posting's week to the
-last week of the data, with zeros for weeks without postings: a quiet week is a zero, not a gap.
+last week of the data, with zeros for weeks without postings: a quiet week is a zero. Two kinds
+of week are not zeros but unknowns, and are left out: a first or last week the data covers only
+in part, and a week where collection failed (the whole market all but silent).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from gigcast.weeks import monday_of
+
 WEEK = "week_start"
+GAP_SHARE = 0.1  # a week with less than a tenth of the usual market volume was not collected
 
 
 def week_of(column: str = "posted_at") -> pl.Expr:
@@ -32,8 +37,47 @@ def data_window(postings: pl.DataFrame) -> tuple[date, date]:
     return first, last
 
 
-def demand_panel(postings: pl.DataFrame, *, end: date | None = None) -> pl.DataFrame:
+def complete_window(postings: pl.DataFrame) -> tuple[date, date]:
+    """First and last weeks the data covers whole: it starts on a Monday and ends on a Sunday.
+
+    With fewer than three weeks there is nothing to spare, and the window stays as it is.
+    """
+    first_at, last_at = postings["posted_at"].min(), postings["posted_at"].max()
+    if not isinstance(first_at, datetime) or not isinstance(last_at, datetime):
+        raise ValueError("no postings to build panels from")
+    first, last = monday_of(first_at.date()), monday_of(last_at.date())
+    if last - first < timedelta(weeks=2):
+        return first, last
+    if first_at.weekday() > 0:
+        first += timedelta(weeks=1)
+    if last_at.weekday() < 6:
+        last -= timedelta(weeks=1)
+    return first, last
+
+
+def collection_gaps(postings: pl.DataFrame, *, start: date, end: date) -> list[date]:
+    """Weeks in which the whole market has under ``GAP_SHARE`` of its median weekly postings."""
+    weeks = pl.DataFrame({WEEK: pl.date_range(start, end, "1w", eager=True)})
+    counts = weeks.join(postings.group_by(week_of()).len(), on=WEEK, how="left").with_columns(
+        pl.col("len").fill_null(0)
+    )
+    usual = counts["len"].median()
+    if not usual:
+        return []
+    return counts.filter(pl.col("len") < GAP_SHARE * usual)[WEEK].to_list()  # type: ignore[operator]
+
+
+def within(postings: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """The postings of the weeks from ``start`` to ``end``."""
+    return postings.filter(week_of().is_between(start, end))
+
+
+def demand_panel(
+    postings: pl.DataFrame, *, end: date | None = None, gaps: list[date] | None = None
+) -> pl.DataFrame:
     """Postings per skill and week, zeros filled from each skill's first week to ``end``.
+
+    Weeks in ``gaps`` are left out: no postings there means no collection, not no demand.
 
     >>> from datetime import datetime, timezone
     >>> p = pl.DataFrame({"posted_at": [datetime(2026, 1, 6, tzinfo=timezone.utc)],
@@ -51,6 +95,7 @@ def demand_panel(postings: pl.DataFrame, *, end: date | None = None) -> pl.DataF
         spans.explode(WEEK)
         .join(counts, on=["skill", WEEK], how="left")
         .with_columns(pl.col("postings").fill_null(0))
+        .filter(~pl.col(WEEK).is_in(gaps or []))
         .sort("skill", WEEK)
     )
 

@@ -20,7 +20,14 @@ from training.calibrate import Calibrated, calibrate
 from training.executors import default_workers, fit_all
 from training.models import Series, SeriesFit, backward, transform_of
 from training.normalise import slugs
-from training.panels import data_window, demand_panel, rate_observations, rate_panel
+from training.panels import (
+    collection_gaps,
+    complete_window,
+    demand_panel,
+    rate_observations,
+    rate_panel,
+    within,
+)
 from training.regions import region_of
 
 COVERAGE = 0.8
@@ -69,19 +76,24 @@ def train(
     on_fitted: Callable[[int], None] = lambda n: None,
 ) -> Trained:
     """Fit demand and rate forecasts for every skill of ``postings``."""
-    data_start, data_end = data_window(postings)
-    demand = demand_panel(postings, end=data_end)
+    data_start, data_end = complete_window(postings)
+    postings = within(postings, data_start, data_end)
+    gaps = collection_gaps(postings, start=data_start, end=data_end)
+    demand = demand_panel(postings, end=data_end, gaps=gaps)
     observations = rate_observations(postings)
     if observations.is_empty():
         raise ValueError("no hourly rates in the data: the rate model has nothing to learn from")
     rates = rate_panel(observations)
     rate_weeks = rates.group_by("skill").len()
     own_rate = set(rate_weeks.filter(pl.col("len") >= MIN_RATE_WEEKS)["skill"])
-    skills = _skill_table(postings, demand, observations, own_rate, taxonomy)
-    lenders, lender_panels = _lenders(skills, observations, own_rate)
-    series = _series(demand, "demand", "postings")
+    demand_weeks = demand.group_by("skill").len()
+    own_demand = set(demand_weeks.filter(pl.col("len") >= config.min_weeks)["skill"])
+    skills = _skill_table(postings, demand, observations, own_demand, own_rate, taxonomy)
+    rate_lenders, rate_panels = _rate_lenders(skills, observations, own_rate)
+    demand_lenders, demand_panels = _demand_lenders(skills, demand, own_demand)
+    series = [s for s in _series(demand, "demand", "postings") if s.skill in own_demand]
     series += [s for s in _series(rates, "rate", "rate") if s.skill in own_rate]
-    series += _series(lender_panels, "rate", "rate")
+    series += _series(demand_panels, "demand", "postings") + _series(rate_panels, "rate", "rate")
     on_start(len(series))
     fits = fit_all(
         series,
@@ -100,7 +112,12 @@ def train(
         )
     }
     forecasts = [c for (skill, _), c in calibrated.items() if not skill.startswith(BORROWED)]
-    forecasts += _borrowed_rates(lenders, calibrated, observations, lender_panels)
+    forecasts += _scaled(
+        rate_lenders, _rate_factors(rate_lenders, observations, rate_panels), calibrated, "rate"
+    )
+    forecasts += _scaled(
+        demand_lenders, _demand_shares(demand_lenders, demand, demand_panels), calibrated, "demand"
+    )
     weekly = _forecast_frame(forecasts, data_end + timedelta(weeks=1), config.horizon)
     residuals = market.with_residuals(observations, rates)
     premiums = market.premiums(residuals, region_of())
@@ -111,7 +128,7 @@ def train(
     )
     own_fits = [f for f in fits if not f.skill.startswith(BORROWED)]
     scores = _scores(own_fits, calibrated)
-    metrics = _headline(scores)
+    metrics = _headline(scores) | {"collection_gap_weeks": float(len(gaps))}
     bundle = Bundle(
         manifest=Manifest(
             trained_at=datetime.now(UTC).replace(microsecond=0),
@@ -158,6 +175,7 @@ def _skill_table(
     postings: pl.DataFrame,
     demand: pl.DataFrame,
     observations: pl.DataFrame,
+    own_demand: set[str],
     own_rate: set[str],
     taxonomy: Taxonomy,
 ) -> pl.DataFrame:
@@ -190,19 +208,21 @@ def _skill_table(
         "weeks_of_history",
         "postings",
         "rate_observations",
-        demand_basis=pl.lit("skill"),
+        demand_basis=pl.when(pl.col("skill").is_in(list(own_demand)))
+        .then(pl.lit("skill"))
+        .otherwise(pl.lit("category")),
         rate_basis=pl.when(pl.col("skill").is_in(list(own_rate)))
         .then(pl.lit("skill"))
         .otherwise(pl.lit("category")),
     ).sort("skill")
 
 
-def _lenders(
+def _rate_lenders(
     skills: pl.DataFrame, observations: pl.DataFrame, own_rate: set[str]
 ) -> tuple[dict[str, str], pl.DataFrame]:
     """For each skill short of rate history, the series it borrows: its category's, else the market's.
 
-    Returns skill -> lender key, and the weekly median rate panel of every lender needed.
+    Returns skill -> lender key, and the weekly median rate of every lender needed.
     """
     short = skills.filter(~pl.col("skill").is_in(list(own_rate)))
     category_of = dict(skills.select("skill", "category").iter_rows())
@@ -218,25 +238,42 @@ def _lenders(
     panels = [rate_panel(pooled.filter(pl.col("skill").is_in(list(needed - {MARKET}))))]
     if MARKET in needed:
         panels.append(rate_panel(observations.with_columns(skill=pl.lit(MARKET))))
-    panel = pl.concat(panels).with_columns(skill=pl.lit(BORROWED) + pl.col("skill"))
-    return lenders, panel
+    return lenders, pl.concat(panels).with_columns(skill=pl.lit(BORROWED) + pl.col("skill"))
 
 
-def _borrowed_rates(
-    lenders: dict[str, str],
-    calibrated: dict[tuple[str, str], Calibrated],
-    observations: pl.DataFrame,
-    lender_panels: pl.DataFrame,
-) -> list[Calibrated]:
-    """A short skill's rate: its lender's forecast, scaled by how the skill's own rates sit.
+def _demand_lenders(
+    skills: pl.DataFrame, demand: pl.DataFrame, own_demand: set[str]
+) -> tuple[dict[str, str], pl.DataFrame]:
+    """For each skill too young to forecast alone, its category's total weekly postings."""
+    young = skills.filter(~pl.col("skill").is_in(list(own_demand))).select("skill", "category")
+    lenders = {skill: BORROWED + category for skill, category in young.iter_rows()}
+    totals = (
+        demand.join(skills.select("skill", "category"), on="skill")
+        .filter(pl.col("category").is_in(young["category"].implode()))
+        .group_by("category", "week_start")
+        .agg(pl.col("postings").sum())
+        .select((pl.lit(BORROWED) + pl.col("category")).alias("skill"), "week_start", "postings")
+        .sort("skill", "week_start")
+    )
+    return lenders, totals
 
-    The scale is the skill's median log distance from the lender's weekly median, shrunk
-    toward none, so that a skill with three rates moves its category's forecast only a little.
+
+def _lender_frame(lenders: dict[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"skill": list(lenders), "lender": list(lenders.values())},
+        schema={"skill": pl.String, "lender": pl.String},
+    )
+
+
+def _rate_factors(
+    lenders: dict[str, str], observations: pl.DataFrame, panels: pl.DataFrame
+) -> dict[str, float]:
+    """How a short skill's rates sit against its lender's: the median log distance, shrunk to none.
+
+    Shrunk, so that a skill with three rates moves its category's forecast only a little.
     """
-    if not lenders:
-        return []
-    lender_of = pl.DataFrame({"skill": list(lenders), "lender": list(lenders.values())})
-    medians = lender_panels.select(
+    lender_of = _lender_frame(lenders)
+    medians = panels.select(
         pl.col("skill").alias("lender"), "week_start", pl.col("rate").alias("lender_rate")
     )
     distances = (
@@ -245,25 +282,35 @@ def _borrowed_rates(
         .group_by("skill")
         .agg(distance=(pl.col("rate").log() - pl.col("lender_rate").log()).median(), n=pl.len())
     )
-    shift = {
-        skill: math.exp(distance * n / (n + market.SHRINK)) for skill, distance, n in distances.iter_rows()
-    }
-    borrowed = []
+    return {skill: math.exp(d * n / (n + market.SHRINK)) for skill, d, n in distances.iter_rows()}
+
+
+def _demand_shares(lenders: dict[str, str], demand: pl.DataFrame, panels: pl.DataFrame) -> dict[str, float]:
+    """A young skill's share of its category's postings over the weeks it has existed."""
+    lender_of = _lender_frame(lenders)
+    totals = panels.select(pl.col("skill").alias("lender"), "week_start", pl.col("postings").alias("total"))
+    shares = (
+        demand.join(lender_of, on="skill")
+        .join(totals, on=["lender", "week_start"])
+        .group_by("skill")
+        .agg(share=pl.col("postings").sum() / pl.col("total").sum())
+    )
+    return dict(shares.iter_rows())
+
+
+def _scaled(
+    lenders: dict[str, str],
+    factors: dict[str, float],
+    calibrated: dict[tuple[str, str], Calibrated],
+    target: str,
+) -> list[Calibrated]:
+    """Each borrowing skill's forecast: its lender's, times the skill's factor."""
+    scaled = []
     for skill, lender in lenders.items():
-        source, factor = calibrated[(lender, "rate")], shift.get(skill, 1.0)
-        borrowed.append(
-            Calibrated(
-                skill,
-                "rate",
-                f"{lender} scaled",
-                source.p10 * factor,
-                source.p50 * factor,
-                source.p90 * factor,
-                None,
-                None,
-            )
-        )
-    return borrowed
+        source, factor = calibrated[(lender, target)], factors.get(skill, 1.0)
+        p10, p50, p90 = source.p10 * factor, source.p50 * factor, source.p90 * factor
+        scaled.append(Calibrated(skill, target, f"{lender} scaled", p10, p50, p90, None, None))
+    return scaled
 
 
 def _forecast_frame(forecasts: list[Calibrated], first_week: date, horizon: int) -> pl.DataFrame:

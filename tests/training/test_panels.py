@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.panels import demand_panel, rate_observations, rate_panel
+from training.panels import collection_gaps, complete_window, demand_panel, rate_observations, rate_panel
 
 
 def postings(rows: list[tuple[datetime, list[str], float | None]]) -> pl.DataFrame:
@@ -112,3 +112,32 @@ def test_panels_match_a_plain_python_reference(data: list[tuple[datetime, list[s
     assert got.keys() == rates.keys()
     for key, values in rates.items():
         assert abs(got[key] - median(values)) < 1e-9
+
+
+def test_partial_boundary_weeks_are_left_out() -> None:
+    wednesday = date(2026, 1, 7)
+    frame = postings(
+        [(at(wednesday + timedelta(days=d)), ["rag"], None) for d in range(0, 53, 2)]
+    )  # to a Saturday
+    first, last = complete_window(frame)
+    assert first == date(2026, 1, 12)  # the data begins on a Wednesday: its first week is partial
+    assert last == date(2026, 2, 16)  # and ends on a Saturday: so is its last
+    whole = postings([(at(date(2026, 1, 5) + timedelta(days=d)), ["rag"], None) for d in range(21)])
+    assert complete_window(whole) == (date(2026, 1, 5), date(2026, 1, 19))
+
+
+def test_a_silent_market_week_is_a_gap_not_a_collapse() -> None:
+    weeks = [date(2026, 1, 5) + timedelta(weeks=w) for w in range(6)]
+    rows = [
+        (at(week + timedelta(days=d % 7)), ["rag"], None)
+        for week in weeks
+        if week != weeks[3]
+        for d in range(20)
+    ]
+    rows.append((at(weeks[3]), ["sql"], None))  # collection all but failed that week
+    frame = postings(rows)
+    gaps = collection_gaps(frame, start=weeks[0], end=weeks[-1])
+    assert gaps == [weeks[3]]
+    rag = demand_panel(frame, gaps=gaps).filter(pl.col("skill") == "rag")
+    assert weeks[3] not in rag["week_start"].to_list()
+    assert rag["postings"].to_list() == [20, 20, 20, 20, 20]

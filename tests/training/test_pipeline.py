@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from gigcast.lookup import ForecastIndex
+from gigcast.taxonomy import Taxonomy
+from tests.conftest import SHARED_REAL
+from training.ingest import ingest
+from training.pipeline import TrainConfig, train
+
+CONFIG = TrainConfig(horizon=8, backtest_horizon=4, folds=2, workers=1)
+
+
+def test_a_young_skill_borrows_its_categorys_demand(taxonomy: Taxonomy) -> None:
+    rng = np.random.default_rng(5)
+    start = date(2025, 6, 2)
+    rows = []
+    for week in range(40):
+        monday = start + timedelta(weeks=week)
+        rows += [("prompt-engineering", monday, 40.0)] * int(rng.poisson(30))
+        if week >= 37:  # three weeks old: too young to forecast alone
+            rows += [("rag-development", monday, 60.0)] * 10
+    frame = pl.DataFrame(
+        {
+            "posting_id": [str(i) for i in range(len(rows))],
+            "posted_at": [
+                datetime(d.year, d.month, d.day, 12, tzinfo=UTC) + timedelta(days=i % 7)
+                for i, (_, d, _) in enumerate(rows)
+            ],
+            "skills": [[s] for s, _, _ in rows],
+            "hourly_rate": [r for _, _, r in rows],
+            "experience_level": ["expert"] * len(rows),
+            "country": ["US"] * len(rows),
+            "category": [None] * len(rows),
+        },
+        schema_overrides={"category": pl.String},
+    )
+    trained = train(frame, taxonomy=taxonomy, config=CONFIG)
+    skills = {row["skill"]: row for row in trained.bundle.skills.iter_rows(named=True)}
+    assert skills["rag-development"]["demand_basis"] == "category"
+    assert skills["prompt-engineering"]["demand_basis"] == "skill"
+    young = trained.bundle.demand.filter(pl.col("skill") == "rag-development")["p50"]
+    lender = trained.bundle.demand.filter(pl.col("skill") == "prompt-engineering")["p50"]
+    share = 10 / (10 + 30)  # its share of the category's postings while it existed
+    # the category's forecast sits near its long-lived skill's level: most of its history
+    assert young.mean() == pytest.approx(share * lender.mean(), rel=0.3)
+
+
+@pytest.mark.skipif(not SHARED_REAL.is_dir(), reason="../shared/data/real is not here")
+def test_one_week_of_real_postings_answers_every_level_and_country_it_holds(taxonomy: Taxonomy) -> None:
+    accepted = ingest([SHARED_REAL / "upwork-2023-01-01-sample.csv"], taxonomy=taxonomy).accepted
+    trained = train(accepted, taxonomy=taxonomy, config=CONFIG)
+    index = ForecastIndex(trained.bundle)
+    rated = accepted.filter(pl.col("hourly_rate").is_not_null()).explode("skills")
+    for skill, level, country in rated.select("skills", "experience_level", "country").unique().iter_rows():
+        entry = index.find_skill(skill)
+        assert entry is not None, skill
+        answer = index.estimate_rate(entry, level=level, country=country, offset=0)
+        assert 0 < answer.p10 <= answer.p50 <= answer.p90, (skill, level, country)
+        assert answer.lower < answer.p50 < answer.upper
