@@ -86,9 +86,29 @@ def pinball(actual: np.ndarray, predicted: np.ndarray, quantile: float) -> float
     return float(np.mean(np.maximum(quantile * gap, (quantile - 1) * gap)))
 
 
-def spread_steps(horizon: int) -> np.ndarray:
-    """How forecast errors widen with the step ahead: as a random walk's, with the root."""
-    return np.sqrt(np.arange(1, horizon + 1))
+def spread_steps(horizon: int, growth: float) -> np.ndarray:
+    """How forecast errors widen with the step ahead: ``step ** growth`` (0.5 for a random walk)."""
+    return np.arange(1, horizon + 1, dtype=float) ** growth
+
+
+def error_growth(residuals: np.ndarray) -> float:
+    """The exponent by which the typical error grows with the step, from (folds, steps) residuals.
+
+    A least-squares slope of log median absolute error on log step, kept within [0, 1]: flat for
+    noise around a level, about 0.5 for a random walk.
+
+    >>> round(error_growth(np.array([[1.0, 1.41, 1.73, 2.0], [-1.0, -1.41, -1.73, -2.0]])), 2)
+    0.5
+    """
+    if residuals.size == 0:
+        return 0.5
+    typical = np.median(np.abs(residuals), axis=0)
+    steps = np.arange(1, typical.size + 1)
+    usable = typical > 0
+    if usable.sum() < 2:
+        return 0.5
+    slope = np.polyfit(np.log(steps[usable]), np.log(typical[usable]), 1)[0]
+    return float(np.clip(slope, 0.0, 1.0))
 
 
 def conformal_bounds(normalised_residuals: np.ndarray, coverage_level: float) -> tuple[float, float]:

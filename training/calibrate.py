@@ -1,8 +1,9 @@
 """Forecast intervals from backtest residuals (split conformal), pooled over all series.
 
-Each residual is divided by its series' spread unit and by the root of its step ahead, so that
-one pair of quantiles serves every series and horizon of a target. The coverage reported for a
-series is cross-fitted: each fold is scored with quantiles learned from the other folds only.
+Each residual is divided by its series' spread unit and by how errors grow with the step ahead
+(estimated from the same residuals), so that one pair of quantiles serves every series and
+horizon of a target. The coverage reported for a series is cross-fitted: each fold is scored
+with quantiles learned from the other folds only.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def calibrate(fits: list[SeriesFit], *, horizon: int, level: float = 0.8) -> lis
     if not fits:
         return []
     transform = transform_of(fits[0].target)
-    by_fold = _normalised_residuals(fits)
+    growth = backtest.error_growth(_scaled_residuals(fits)) if any(f.backtest for f in fits) else 0.5
+    by_fold = _normalised_residuals(fits, growth)
     everything = np.concatenate(list(by_fold.values())) if by_fold else np.empty(0)
     low, high = backtest.conformal_bounds(everything, level)
     if not math.isfinite(low):  # no backtest at all: normal quantiles of the wide fallback spread
@@ -52,9 +54,9 @@ def calibrate(fits: list[SeriesFit], *, horizon: int, level: float = 0.8) -> lis
     fallback = 2 * float(np.median(known)) if known else NO_HISTORY_SCALE
     results = []
     for fit in fits:
-        width = (fit.scale if fit.scale > 0 else fallback) * backtest.spread_steps(horizon)
+        width = (fit.scale if fit.scale > 0 else fallback) * backtest.spread_steps(horizon, growth)
         coverage, pinball = (
-            _scored(fit, left_out, fallback, level) if fit.backtest is not None else (None, None)
+            _scored(fit, left_out, fallback, level, growth) if fit.backtest is not None else (None, None)
         )
         results.append(
             Calibrated(
@@ -71,14 +73,28 @@ def calibrate(fits: list[SeriesFit], *, horizon: int, level: float = 0.8) -> lis
     return results
 
 
-def _normalised_residuals(fits: list[SeriesFit]) -> dict[int, np.ndarray]:
-    """Residuals per fold, counted from the last fold (-1), in spread units per root step."""
+def _scaled_residuals(fits: list[SeriesFit]) -> np.ndarray:
+    """Every backtest residual in spread units, as (folds of all series, steps)."""
+    rows = []
+    for fit in fits:
+        if fit.backtest is None:
+            continue
+        test = fit.backtest
+        residuals = forward(test.actual, transform_of(fit.target)) - test.predicted
+        rows += [
+            residuals[row] / test.scales[row] for row in range(residuals.shape[0]) if test.scales[row] > 0
+        ]
+    return np.array(rows) if rows else np.empty((0, 1))
+
+
+def _normalised_residuals(fits: list[SeriesFit], growth: float) -> dict[int, np.ndarray]:
+    """Residuals per fold, counted from the last fold (-1), in spread units per step spread."""
     parts: dict[int, list[np.ndarray]] = {}
     for fit in fits:
         if fit.backtest is None:
             continue
         test = fit.backtest
-        steps = backtest.spread_steps(test.actual.shape[1])
+        steps = backtest.spread_steps(test.actual.shape[1], growth)
         residuals = forward(test.actual, transform_of(fit.target)) - test.predicted
         folds = residuals.shape[0]
         for row in range(folds):
@@ -88,12 +104,12 @@ def _normalised_residuals(fits: list[SeriesFit]) -> dict[int, np.ndarray]:
 
 
 def _scored(
-    fit: SeriesFit, left_out: dict[int, tuple[float, float]], fallback: float, level: float
+    fit: SeriesFit, left_out: dict[int, tuple[float, float]], fallback: float, level: float, growth: float
 ) -> tuple[float | None, float | None]:
     test = fit.backtest
     assert test is not None
     transform = transform_of(fit.target)
-    steps = backtest.spread_steps(test.actual.shape[1])
+    steps = backtest.spread_steps(test.actual.shape[1], growth)
     tail = (1 - level) / 2
     hits, losses = [], []
     folds = test.actual.shape[0]
