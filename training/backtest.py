@@ -34,9 +34,10 @@ def drift(y: np.ndarray, horizon: int) -> np.ndarray:
     return y[-1] + slope * np.arange(1, horizon + 1)
 
 
+#: Naive first: below a season seasonal naive is naive, and a tie should say so.
 BASELINES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
-    "snaive": seasonal_naive,
     "naive": naive,
+    "snaive": seasonal_naive,
     "drift": drift,
 }
 
