@@ -5,7 +5,6 @@ The steps are pure functions over polars frames; the only side effect is the wor
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +15,7 @@ from gigcast.bundle import Bundle, Manifest, check_bundle
 from gigcast.taxonomy import UNCATEGORISED, Taxonomy
 from training import market
 from training.backtest import BASELINES
+from training.borrowing import BORROWED, demand_lenders, demand_shares, rate_factors, rate_lenders, scaled
 from training.calibrate import Calibrated, calibrate
 from training.executors import default_workers, fit_all
 from training.models import Series, SeriesFit, backward, transform_of
@@ -41,8 +41,6 @@ HOLDOUT_SCHEMA = {
     "predicted": pl.Float64,
     "scale": pl.Float64,
 }
-BORROWED = "category:"  # key prefix of the category series that short skills borrow from
-MARKET = "*"  # the whole market, for a category without any rate
 
 
 @dataclass(frozen=True)
@@ -89,8 +87,8 @@ def train(
     demand_weeks = demand.group_by("skill").len()
     own_demand = set(demand_weeks.filter(pl.col("len") >= config.min_weeks)["skill"])
     skills = _skill_table(postings, demand, observations, own_demand, own_rate, taxonomy)
-    rate_lenders, rate_panels = _rate_lenders(skills, observations, own_rate)
-    demand_lenders, demand_panels = _demand_lenders(skills, demand, own_demand)
+    rate_lender_of, rate_panels = rate_lenders(skills, observations, own_rate)
+    demand_lender_of, demand_panels = demand_lenders(skills, demand, own_demand)
     series = [s for s in _series(demand, "demand", "postings") if s.skill in own_demand]
     series += [s for s in _series(rates, "rate", "rate") if s.skill in own_rate]
     series += _series(demand_panels, "demand", "postings") + _series(rate_panels, "rate", "rate")
@@ -112,12 +110,10 @@ def train(
         )
     }
     forecasts = [c for (skill, _), c in calibrated.items() if not skill.startswith(BORROWED)]
-    forecasts += _scaled(
-        rate_lenders, _rate_factors(rate_lenders, observations, rate_panels), calibrated, "rate"
-    )
-    forecasts += _scaled(
-        demand_lenders, _demand_shares(demand_lenders, demand, demand_panels), calibrated, "demand"
-    )
+    rate_factor = rate_factors(rate_lender_of, observations, rate_panels)
+    demand_factor = demand_shares(demand_lender_of, demand, demand_panels)
+    forecasts += scaled(rate_lender_of, rate_factor, calibrated, "rate")
+    forecasts += scaled(demand_lender_of, demand_factor, calibrated, "demand")
     weekly = _forecast_frame(forecasts, data_end + timedelta(weeks=1), config.horizon)
     residuals = market.with_residuals(observations, rates)
     premiums = market.premiums(residuals, region_of())
@@ -215,102 +211,6 @@ def _skill_table(
         .then(pl.lit("skill"))
         .otherwise(pl.lit("category")),
     ).sort("skill")
-
-
-def _rate_lenders(
-    skills: pl.DataFrame, observations: pl.DataFrame, own_rate: set[str]
-) -> tuple[dict[str, str], pl.DataFrame]:
-    """For each skill short of rate history, the series it borrows: its category's, else the market's.
-
-    Returns skill -> lender key, and the weekly median rate of every lender needed.
-    """
-    short = skills.filter(~pl.col("skill").is_in(list(own_rate)))
-    category_of = dict(skills.select("skill", "category").iter_rows())
-    pooled = observations.with_columns(
-        skill=pl.col("skill").replace_strict(category_of, return_dtype=pl.String)
-    )
-    rated = set(pooled["skill"])
-    lenders = {
-        skill: BORROWED + (category if category in rated else MARKET)
-        for skill, category in short.select("skill", "category").iter_rows()
-    }
-    needed = {key.removeprefix(BORROWED) for key in lenders.values()}
-    panels = [rate_panel(pooled.filter(pl.col("skill").is_in(list(needed - {MARKET}))))]
-    if MARKET in needed:
-        panels.append(rate_panel(observations.with_columns(skill=pl.lit(MARKET))))
-    return lenders, pl.concat(panels).with_columns(skill=pl.lit(BORROWED) + pl.col("skill"))
-
-
-def _demand_lenders(
-    skills: pl.DataFrame, demand: pl.DataFrame, own_demand: set[str]
-) -> tuple[dict[str, str], pl.DataFrame]:
-    """For each skill too young to forecast alone, its category's total weekly postings."""
-    young = skills.filter(~pl.col("skill").is_in(list(own_demand))).select("skill", "category")
-    lenders = {skill: BORROWED + category for skill, category in young.iter_rows()}
-    totals = (
-        demand.join(skills.select("skill", "category"), on="skill")
-        .filter(pl.col("category").is_in(young["category"].implode()))
-        .group_by("category", "week_start")
-        .agg(pl.col("postings").sum())
-        .select((pl.lit(BORROWED) + pl.col("category")).alias("skill"), "week_start", "postings")
-        .sort("skill", "week_start")
-    )
-    return lenders, totals
-
-
-def _lender_frame(lenders: dict[str, str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {"skill": list(lenders), "lender": list(lenders.values())},
-        schema={"skill": pl.String, "lender": pl.String},
-    )
-
-
-def _rate_factors(
-    lenders: dict[str, str], observations: pl.DataFrame, panels: pl.DataFrame
-) -> dict[str, float]:
-    """How a short skill's rates sit against its lender's: the median log distance, shrunk to none.
-
-    Shrunk, so that a skill with three rates moves its category's forecast only a little.
-    """
-    lender_of = _lender_frame(lenders)
-    medians = panels.select(
-        pl.col("skill").alias("lender"), "week_start", pl.col("rate").alias("lender_rate")
-    )
-    distances = (
-        observations.join(lender_of, on="skill")
-        .join(medians, on=["lender", "week_start"])
-        .group_by("skill")
-        .agg(distance=(pl.col("rate").log() - pl.col("lender_rate").log()).median(), n=pl.len())
-    )
-    return {skill: math.exp(d * n / (n + market.SHRINK)) for skill, d, n in distances.iter_rows()}
-
-
-def _demand_shares(lenders: dict[str, str], demand: pl.DataFrame, panels: pl.DataFrame) -> dict[str, float]:
-    """A young skill's share of its category's postings over the weeks it has existed."""
-    lender_of = _lender_frame(lenders)
-    totals = panels.select(pl.col("skill").alias("lender"), "week_start", pl.col("postings").alias("total"))
-    shares = (
-        demand.join(lender_of, on="skill")
-        .join(totals, on=["lender", "week_start"])
-        .group_by("skill")
-        .agg(share=pl.col("postings").sum() / pl.col("total").sum())
-    )
-    return dict(shares.iter_rows())
-
-
-def _scaled(
-    lenders: dict[str, str],
-    factors: dict[str, float],
-    calibrated: dict[tuple[str, str], Calibrated],
-    target: str,
-) -> list[Calibrated]:
-    """Each borrowing skill's forecast: its lender's, times the skill's factor."""
-    scaled = []
-    for skill, lender in lenders.items():
-        source, factor = calibrated[(lender, target)], factors.get(skill, 1.0)
-        p10, p50, p90 = source.p10 * factor, source.p50 * factor, source.p90 * factor
-        scaled.append(Calibrated(skill, target, f"{lender} scaled", p10, p50, p90, None, None))
-    return scaled
 
 
 def _forecast_frame(forecasts: list[Calibrated], first_week: date, horizon: int) -> pl.DataFrame:
