@@ -16,7 +16,7 @@ install: $(INSTALLED) $(NODE_INSTALLED)
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,distributed]'
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json

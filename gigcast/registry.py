@@ -44,6 +44,7 @@ def fetch_bundle(*, tracking_uri: str, version: RegisteredVersion, cache_dir: Pa
     leaves a half-written bundle where a later start would take it for a whole one.
     """
     import mlflow
+    from mlflow import MlflowClient
 
     key = hashlib.sha256(
         f"{tracking_uri}|{version.name}|{version.version}|{version.run_id}".encode()
@@ -51,15 +52,19 @@ def fetch_bundle(*, tracking_uri: str, version: RegisteredVersion, cache_dir: Pa
     folder = cache_dir / f"{version.name}-v{version.version}-{key[:16]}"
     if (folder / MANIFEST_FILE).is_file():
         return folder
+    # Where the version's files are, asked of this registry: MLflow resolves a models:/ URI
+    # against the process-wide registry instead, whatever registry it is given.
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    location = client.get_model_version_download_uri(version.name, version.version)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as scratch:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{version.name}/{version.version}",
+            artifact_uri=f"{location.rstrip('/')}/artifacts/{BUNDLE_ARTIFACT}",  # a pyfunc's artifacts/
             dst_path=scratch,
             tracking_uri=tracking_uri,
         )
         shutil.rmtree(folder, ignore_errors=True)
-        os.replace(Path(local) / "artifacts" / BUNDLE_ARTIFACT, folder)
+        os.replace(local, folder)
     return folder
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,6 +27,12 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(help="Train gigcast forecasts and register them in MLflow.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, for grep too
+
+
+class Executor(StrEnum):
+    local = "local"
+    ray = "ray"
+
 
 Columns = Annotated[
     list[str] | None,
@@ -161,6 +168,12 @@ def run(
     backtest_weeks: Annotated[int, typer.Option(min=1, help="Weeks ahead each backtest fold scores.")] = 8,
     folds: Annotated[int, typer.Option(min=1, help="Rolling-origin backtest folds per series.")] = 3,
     workers: Annotated[int | None, typer.Option(min=1, help="Fitting processes; default every core.")] = None,
+    executor: Annotated[
+        Executor, typer.Option(help="Where series are fitted: local processes or Ray.")
+    ] = Executor.local,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Address of a running Ray cluster; default a local Ray.")
+    ] = None,
     model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
     if_no_champion: Annotated[
         bool, typer.Option(help="Do nothing when the model already has a champion.")
@@ -197,7 +210,12 @@ def run(
         )
         raise typer.Exit(1)
     config = TrainConfig(
-        horizon=horizon, backtest_horizon=backtest_weeks, folds=folds, workers=workers or default_workers()
+        horizon=horizon,
+        backtest_horizon=backtest_weeks,
+        folds=folds,
+        workers=workers or default_workers(),
+        executor=executor.value,
+        ray_address=ray_address,
     )
     with _progress(quiet) as progress:
         task = progress.add_task("fitting series", total=None)

@@ -109,11 +109,14 @@ def fit_prophet(weeks: list[date], y: np.ndarray, horizon: int) -> np.ndarray:
         holidays=holidays,
         uncertainty_samples=0,  # intervals come from the backtest residuals instead
     )
-    model.fit(pd.DataFrame({"ds": pd.to_datetime(weeks), "y": y}))
     future = pd.DataFrame(
         {"ds": pd.date_range(weeks[-1] + timedelta(weeks=1), periods=horizon, freq="W-MON")}
     )
-    return np.asarray(model.predict(future)["yhat"].to_numpy(), dtype=float)
+    try:
+        model.fit(pd.DataFrame({"ds": pd.to_datetime(weeks), "y": y}))
+        return np.asarray(model.predict(future)["yhat"].to_numpy(), dtype=float)
+    finally:
+        model.stan_backend.cleanup()  # CmdStan's files would otherwise stay until the worker exits
 
 
 def predict(model: str, weeks: list[date], y: np.ndarray, horizon: int) -> np.ndarray:

@@ -51,6 +51,8 @@ class TrainConfig:
     min_weeks: int = 12
     coverage: float = COVERAGE
     workers: int = field(default_factory=default_workers)
+    executor: str = "local"
+    ray_address: str | None = None
 
     def params(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.__dict__.items()}
@@ -100,6 +102,8 @@ def train(
         folds=config.folds,
         min_weeks=config.min_weeks,
         workers=config.workers,
+        executor=config.executor,
+        ray_address=config.ray_address,
         on_done=on_fitted,
     )
     calibrated = {

@@ -1,0 +1,70 @@
+"""`gigcast-train run --executor ray` trains, registers and serves the same model as local processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from gigcast.bundle import read_bundle
+from gigcast.registry import RegisteredVersion, fetch_bundle
+from service.store import fetch
+from tests.e2e.test_end_to_end import command
+
+
+def test_ray_and_local_executors_register_the_same_forecasts(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    postings = tmp_path / "postings.parquet"
+    synth = [
+        command("gigcast-train"),
+        "synth",
+        "--out",
+        str(postings),
+        "--skills",
+        "4",
+        "--weeks",
+        "40",
+        "--seed",
+        "2",
+    ]
+    subprocess.run(synth, check=True, cwd=tmp_path, env=env, capture_output=True)
+    train = [
+        command("gigcast-train"),
+        "run",
+        "--data",
+        str(postings),
+        "--horizon",
+        "8",
+        "--workers",
+        "2",
+        "--quiet",
+    ]
+    for executor in ("ray", "local"):  # version 1 by Ray, version 2 by local processes
+        done = subprocess.run(
+            [*train, "--executor", executor],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+
+    served = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "cache")
+    assert served.version == "1"  # the local run ties it, and a tie keeps the champion
+    entry = served.index.find_skill("prompt engineering")
+    assert entry is not None
+    estimate = served.index.estimate_rate(entry, level="expert", country="US", offset=0)
+    assert 0 < estimate.p10 < estimate.p50 < estimate.p90
+
+    by_ray, by_local = (
+        read_bundle(
+            fetch_bundle(
+                tracking_uri=uri, version=RegisteredVersion("gigcast", v, ""), cache_dir=tmp_path / v
+            )
+        )
+        for v in ("1", "2")
+    )
+    assert by_ray.demand.equals(by_local.demand)
+    assert by_ray.rates.equals(by_local.rates)
