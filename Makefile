@@ -51,6 +51,7 @@ docs/market.png: training/synth.py training/plots.py | $(INSTALLED)
 		--skill prompt-engineering --skill data-annotation --skill content-writing --skill translation
 
 bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -12,8 +12,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from gigcast.settings import MODEL_NAME, tracking_uri
 
@@ -379,11 +388,20 @@ def _validation_table(result: IngestResult) -> Table:
     return table
 
 
+class SeriesRate(ProgressColumn):
+    """Series fitted per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} series/s" if speed else "", style="progress.data.speed")
+
+
 def _progress(quiet: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        SeriesRate(),
         TimeRemainingColumn(),
         console=console,
         disable=quiet,

@@ -92,10 +92,12 @@ def fit_prophet(weeks: list[date], y: np.ndarray, horizon: int) -> np.ndarray:
     """Prophet's median forecast on the model scale for the ``horizon`` weeks after ``weeks``."""
     # Prophet logs at import that plotly is missing (plots here are matplotlib's): say so first.
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
-    for name in ("cmdstanpy", "prophet"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("prophet").setLevel(logging.ERROR)
+    import cmdstanpy
     import pandas as pd
     from prophet import Prophet
+
+    cmdstanpy.disable_logging()  # it resets its own level on first use; failures still raise
 
     end = weeks[-1] + timedelta(weeks=horizon)
     holidays = None
