@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import warnings
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
