@@ -131,9 +131,8 @@ def main() -> None:
             f"{timing.outside:8.1%} {timing.wall / first.wall:12.2f}x"
         )
     prophet_fits = 4 * one.series  # 3 backtest folds and the final fit; the baselines cost next to nothing
-    print(
-        f"one process: {one.fitting / prophet_fits * 1000:.0f} ms per Prophet fit (with its share of baselines)"
-    )
+    per_fit = one.fitting / prophet_fits * 1000
+    print(f"one process: {per_fit:.0f} ms per Prophet fit (with its share of baselines)")
     print(statsforecast_reference(runs[0][1]))
 
 
