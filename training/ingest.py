@@ -271,16 +271,22 @@ def _originals(files: list[Path], rejected: pl.DataFrame) -> pl.DataFrame:
         wanted = rejected.filter(pl.col(FILE) == index).select(ROW, "reason")
         if wanted.is_empty():
             continue
-        originals = (
-            scan(path)
-            .with_row_index(ROW, offset=1)
-            .join(wanted.lazy(), on=ROW, how="inner")
-            .select(
-                pl.lit(str(path)).alias("source"),
-                ROW,
-                "reason",
-                pl.all().exclude(ROW, "reason").cast(pl.String),
-            )
+        frame = scan(path).with_row_index(ROW, offset=1)
+        schema = frame.collect_schema()
+        originals = frame.join(wanted.lazy(), on=ROW, how="inner").select(
+            pl.lit(str(path)).alias("source"),
+            ROW,
+            "reason",
+            *(_as_text(name, schema[name]) for name in schema.names() if name != ROW),
         )
         parts.append(originals.collect(engine="streaming"))
     return pl.concat(parts, how="diagonal_relaxed").sort("source", ROW)
+
+
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A value as text; a list as its items joined by ``;``, which ingestion reads back alike."""
+    if isinstance(dtype, pl.List | pl.Array):
+        return pl.col(name).cast(pl.List(pl.String)).list.join(";")
+    if isinstance(dtype, pl.Struct):
+        return pl.col(name).struct.json_encode()
+    return pl.col(name).cast(pl.String)

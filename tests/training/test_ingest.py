@@ -186,3 +186,13 @@ def test_parquet_and_csv_of_the_same_market_read_alike(tmp_path: Path, taxonomy:
     from_csv = ingest([tmp_path / "m.csv"], taxonomy=taxonomy, now=NOW)
     assert from_parquet.accepted.equals(from_csv.accepted)
     assert from_parquet.reasons() == from_csv.reasons()
+
+
+@pytest.mark.parametrize("suffix", [".ndjson", ".parquet"])
+def test_quarantined_rows_with_list_skills_keep_their_values(
+    tmp_path: Path, taxonomy: Taxonomy, suffix: str
+) -> None:
+    rows = [{"posting_id": "1", "posted_at": "2026-11-02", "skills": ["RAG", "SQL"]}] * 2
+    result = ingest([write(tmp_path / f"p{suffix}", rows)], taxonomy=taxonomy, now=NOW)
+    assert result.reasons() == {"duplicate_posting_id": 1}
+    assert result.quarantined["skills"].to_list() == ["RAG;SQL"]
