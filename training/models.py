@@ -31,10 +31,16 @@ class Series:
     target: Target
     weeks: list[date]
     values: list[float]
+    end: date | None = None  # the data's last week; a series that stops earlier is forecast past the gap
 
     @property
     def transform(self) -> Transform:
         return transform_of(self.target)
+
+    @property
+    def lead(self) -> int:
+        """Weeks between the series' last value and the data's last week."""
+        return (self.end - self.weeks[-1]).days // 7 if self.end else 0
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ def fit_series(
     cuts = backtest.origins(y.size, horizon=backtest_horizon, folds=folds, min_train=min_weeks)
     if not cuts:
         model = "prophet" if y.size >= min_weeks else "flat"
-        point = predict(model, series.weeks, y, horizon)
+        point = predict(model, series.weeks, y, horizon + series.lead)[series.lead :]
         return SeriesFit(series.skill, series.target, model, point, spread_unit(y), None)
 
     candidates = ["prophet", *backtest.BASELINES]
@@ -173,7 +179,7 @@ def fit_series(
         last_weeks=series.weeks[cuts[-1] : cuts[-1] + backtest_horizon],
         scores=scores,
     )
-    point = predict(model, series.weeks, y, horizon)
+    point = predict(model, series.weeks, y, horizon + series.lead)[series.lead :]
     return SeriesFit(series.skill, series.target, model, point, spread_unit(y), fit_backtest)
 
 

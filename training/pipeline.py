@@ -26,6 +26,7 @@ from training.panels import (
     demand_panel,
     rate_observations,
     rate_panel,
+    week_of,
     within,
 )
 from training.regions import region_of
@@ -79,6 +80,7 @@ def train(
     data_start, data_end = complete_window(postings)
     postings = within(postings, data_start, data_end)
     gaps = collection_gaps(postings, start=data_start, end=data_end)
+    postings = postings.filter(~week_of().is_in(gaps))  # a gap's few postings are not the market
     demand = demand_panel(postings, end=data_end, gaps=gaps)
     observations = rate_observations(postings)
     if observations.is_empty():
@@ -91,9 +93,11 @@ def train(
     skills = _skill_table(postings, demand, observations, own_demand, own_rate, taxonomy)
     rate_lender_of, rate_panels = rate_lenders(skills, observations, own_rate)
     demand_lender_of, demand_panels = demand_lenders(skills, demand, own_demand)
-    series = [s for s in _series(demand, "demand", "postings") if s.skill in own_demand]
-    series += [s for s in _series(rates, "rate", "rate") if s.skill in own_rate]
-    series += _series(demand_panels, "demand", "postings") + _series(rate_panels, "rate", "rate")
+    series = [s for s in _series(demand, "demand", "postings", data_end) if s.skill in own_demand]
+    series += [s for s in _series(rates, "rate", "rate", data_end) if s.skill in own_rate]
+    series += _series(demand_panels, "demand", "postings", data_end) + _series(
+        rate_panels, "rate", "rate", data_end
+    )
     on_start(len(series))
     fits = fit_all(
         series,
@@ -163,10 +167,10 @@ def train(
     return Trained(bundle=bundle, scores=scores, metrics=metrics, holdout=_holdout(own_fits), history=history)
 
 
-def _series(panel: pl.DataFrame, target: str, column: str) -> list[Series]:
+def _series(panel: pl.DataFrame, target: str, column: str, end: date) -> list[Series]:
     grouped = panel.group_by("skill", maintain_order=True).agg("week_start", column)
     return [
-        Series(skill, target, weeks, values)  # type: ignore[arg-type]
+        Series(skill, target, weeks, values, end)  # type: ignore[arg-type]
         for skill, weeks, values in grouped.iter_rows()
     ]
 

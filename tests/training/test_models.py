@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
+import pytest
 
 from training.calibrate import calibrate
 from training.models import Series, choose, fit_series, year_end_weeks
@@ -69,3 +70,15 @@ def test_counts_never_go_negative() -> None:
 
 def test_year_end_weeks_are_the_mondays_of_christmas_and_new_year() -> None:
     assert year_end_weeks(date(2025, 12, 1), date(2026, 1, 31)) == [date(2025, 12, 22), date(2025, 12, 29)]
+
+
+def test_a_series_that_stops_early_is_forecast_from_the_data_end() -> None:
+    values = list(np.exp(3 + 0.05 * np.arange(40)))  # a clean exponential trend
+    series = weekly(values, "rate")
+    late = Series(
+        series.skill, "rate", series.weeks, series.values, end=series.weeks[-1] + timedelta(weeks=3)
+    )
+    fit = fit_series(late, horizon=2, backtest_horizon=4, folds=2)
+    # the first forecast week is the fourth after the last value, not the first
+    assert fit.point[0] == pytest.approx(3 + 0.05 * 43, abs=0.03)
+    assert fit.point[1] == pytest.approx(3 + 0.05 * 44, abs=0.03)

@@ -62,3 +62,24 @@ def test_one_week_of_real_postings_answers_every_level_and_country_it_holds(taxo
         answer = index.estimate_rate(entry, level=level, country=country, offset=0)
         assert 0 < answer.p10 <= answer.p50 <= answer.p90, (skill, level, country)
         assert answer.lower < answer.p50 < answer.upper
+
+
+def test_a_skill_seen_only_in_a_collection_gap_does_not_break_training(taxonomy: Taxonomy) -> None:
+    start = date(2025, 9, 1)
+    rows = [("sql", start + timedelta(weeks=w, days=d % 7), 30.0) for w in range(15) for d in range(40)]
+    rows += [("zzz-new", start + timedelta(weeks=15, days=6), 50.0)] * 2  # a whole last week, all but silent
+    frame = pl.DataFrame(
+        {
+            "posting_id": [str(i) for i in range(len(rows))],
+            "posted_at": [datetime(d.year, d.month, d.day, 12, tzinfo=UTC) for _, d, _ in rows],
+            "skills": [[s] for s, _, _ in rows],
+            "hourly_rate": [r for _, _, r in rows],
+            "experience_level": ["expert"] * len(rows),
+            "country": ["US"] * len(rows),
+            "category": [None] * len(rows),
+        },
+        schema_overrides={"category": pl.String},
+    )
+    trained = train(frame, taxonomy=taxonomy, config=CONFIG)
+    assert trained.bundle.skills["skill"].to_list() == ["sql"]
+    assert trained.metrics["collection_gap_weeks"] == 1.0
