@@ -71,7 +71,10 @@ def rate(
     skill: Annotated[str, typer.Argument(help="Skill id, name or alias, any case.")],
     level: Annotated[Level | None, typer.Option(help="Experience level; default all levels.")] = None,
     country: Annotated[str, typer.Option(help="Country code or name; default all markets.")] = "",
-    week: Annotated[str, typer.Option(help="ISO date in the week asked about; default next week.")] = "",
+    week: Annotated[
+        str,
+        typer.Option(help="ISO date in the week asked about; default the first week after the model's data."),
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print protobuf JSON.")] = False,
 ) -> None:
     """What a skill pays per hour: market percentiles and the median's forecast.

@@ -120,9 +120,6 @@ class ForecastIndex:
             )
         return index
 
-    def knows_country(self, country: str) -> bool:
-        return ("country", country) in self._premiums
-
     def estimate_rate(
         self, entry: SkillEntry, *, level: str | None, country: str | None, offset: int
     ) -> RateEstimate:
@@ -172,6 +169,8 @@ class ForecastIndex:
     def demand_basis(self, entry: SkillEntry, country: str | None) -> Basis:
         if entry.demand_basis == "category":
             source, what = "category", f"category {entry.category}, scaled to the skill"
+        elif country and (entry.skill, country) not in self._share:
+            source, what = "skill_country", f"own history; no {country} postings in the data"
         elif country:
             source, what = "skill_country", f"own history, {country} share"
         else:

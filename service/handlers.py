@@ -63,7 +63,7 @@ def estimate_rate(model: LoadedModel, request: pb.EstimateRateRequest) -> pb.Est
 
 def forecast_demand(model: LoadedModel, request: pb.ForecastDemandRequest) -> pb.ForecastDemandResponse:
     entry = _skill(model, request.skill)
-    horizon = _horizon(request.horizon_weeks)
+    horizon = _horizon(model, request.horizon_weeks)
     country = _country(request.country)
     points = model.index.demand(entry, country=country, horizon=horizon)
     return pb.ForecastDemandResponse(
@@ -167,9 +167,10 @@ def _week(model: LoadedModel, text: str) -> int:
         raise invalid("week", str(exc)) from None
 
 
-def _horizon(weeks: int) -> int:
-    if not 1 <= weeks <= MAX_HORIZON:
-        raise invalid("horizon_weeks", f"must be between 1 and {MAX_HORIZON}, got {weeks}")
+def _horizon(model: LoadedModel, weeks: int) -> int:
+    most = min(MAX_HORIZON, len(model.index.weeks))  # a model trained with a shorter horizon holds less
+    if not 1 <= weeks <= most:
+        raise invalid("horizon_weeks", f"must be between 1 and {most}, got {weeks}")
     return weeks
 
 

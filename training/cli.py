@@ -38,6 +38,11 @@ app = typer.Typer(help="Train gigcast forecasts and register them in MLflow.", n
 console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, for grep too
 
 
+END_HELP = (
+    "A day in the last week of data (ISO date); the data runs to its Sunday. Default: the last full week."
+)
+
+
 class Executor(StrEnum):
     local = "local"
     ray = "ray"
@@ -76,9 +81,7 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same market.")] = 7,
     skills: Annotated[int, typer.Option(min=1, help="Number of skills.")] = 100,
     weeks: Annotated[int, typer.Option(min=1, help="Weeks of history.")] = 156,
-    end: Annotated[
-        str | None, typer.Option(help="Last day of the data (ISO date); default the last full week.")
-    ] = None,
+    end: Annotated[str | None, typer.Option(help=END_HELP)] = None,
     messy: Annotated[
         float, typer.Option(min=0.0, max=0.5, help="Share of rows broken as real exports are.")
     ] = 0.01,
@@ -173,9 +176,16 @@ def run(
     max_rejected: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Stop when a larger share of rows is quarantined.")
     ] = 0.2,
-    horizon: Annotated[int, typer.Option(min=1, max=104, help="Weeks to forecast.")] = 52,
+    horizon: Annotated[
+        int, typer.Option(min=1, max=52, help="Weeks to forecast (the service serves up to 52).")
+    ] = 52,
     backtest_weeks: Annotated[int, typer.Option(min=1, help="Weeks ahead each backtest fold scores.")] = 8,
-    folds: Annotated[int, typer.Option(min=1, help="Rolling-origin backtest folds per series.")] = 3,
+    folds: Annotated[
+        int,
+        typer.Option(
+            min=2, help="Rolling-origin backtest folds per series (two or more, to cross-fit coverage)."
+        ),
+    ] = 3,
     workers: Annotated[int | None, typer.Option(min=1, help="Fitting processes; default every core.")] = None,
     executor: Annotated[
         Executor, typer.Option(help="Where series are fitted: local processes or Ray.")
@@ -201,7 +211,7 @@ def run(
     """
     from gigcast.bundle import write_bundle
     from training.executors import default_workers
-    from training.pipeline import TrainConfig, train
+    from training.pipeline import TrainConfig, TrainingError, train
     from training.plots import forecast_figures
     from training.promotion import judge
     from training.tracking import champion, has_champion, log_training, promote, record_verdict
@@ -218,6 +228,9 @@ def run(
             f"--max-rejected {max_rejected:.0%}; see the reasons above"
         )
         raise typer.Exit(1)
+    if result.accepted.is_empty():
+        console.print("[red]error:[/] no posting was accepted; see the reasons above")
+        raise typer.Exit(1)
     config = TrainConfig(
         horizon=horizon,
         backtest_horizon=backtest_weeks,
@@ -226,15 +239,19 @@ def run(
         executor=executor.value,
         ray_address=ray_address,
     )
-    with _progress(quiet) as progress:
-        task = progress.add_task("fitting series", total=None)
-        trained = train(
-            result.accepted,
-            taxonomy=_taxonomy(taxonomy),
-            config=config,
-            on_start=lambda n: progress.update(task, total=n),
-            on_fitted=lambda n: progress.advance(task, n),
-        )
+    try:
+        with _progress(quiet) as progress:
+            task = progress.add_task("fitting series", total=None)
+            trained = train(
+                result.accepted,
+                taxonomy=_taxonomy(taxonomy),
+                config=config,
+                on_start=lambda n: progress.update(task, total=n),
+                on_fitted=lambda n: progress.advance(task, n),
+            )
+    except TrainingError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
     ingest_metrics = {
         "ingest_rows": result.rows,
         "ingest_accepted": result.accepted.height,

@@ -82,18 +82,21 @@ def timestamps(raw: pl.Expr, dtype: pl.DataType, layouts: tuple[str, ...] = LAYO
     if dtype == pl.Date:
         return raw.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     if dtype.is_integer():
-        micros = pl.when(raw.abs() > 100_000_000_000).then(raw * 1000).otherwise(raw * 1_000_000)
-        return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        return _epoch(raw)
     text = raw.cast(pl.String).str.strip_chars()
     parsed = [text.str.to_datetime(layout, strict=False, time_unit="us") for layout in layouts]
-    return pl.coalesce(
-        *(
-            value.dt.convert_time_zone("UTC")
-            if layout in ZONED_LAYOUTS
-            else value.dt.replace_time_zone("UTC")
-            for layout, value in zip(layouts, parsed, strict=True)
-        )
-    )
+    zoned = [
+        value.dt.convert_time_zone("UTC") if layout in ZONED_LAYOUTS else value.dt.replace_time_zone("UTC")
+        for layout, value in zip(layouts, parsed, strict=True)
+    ]
+    digits = pl.when(text.str.contains(r"^\d{9,13}$")).then(text).cast(pl.Int64)  # an epoch written as text
+    return pl.coalesce(*zoned, _epoch(digits))
+
+
+def _epoch(number: pl.Expr) -> pl.Expr:
+    """UTC timestamps from epoch seconds, or milliseconds when the number is that large."""
+    micros = pl.when(number.abs() > 100_000_000_000).then(number * 1000).otherwise(number * 1_000_000)
+    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
 def layouts_by_fit(sample: pl.Series) -> tuple[str, ...]:

@@ -44,6 +44,10 @@ HOLDOUT_SCHEMA = {
 }
 
 
+class TrainingError(ValueError):
+    """Data that reads fine but cannot be trained on, said in one line."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     horizon: int = 52
@@ -84,7 +88,7 @@ def train(
     demand = demand_panel(postings, end=data_end, gaps=gaps)
     observations = rate_observations(postings)
     if observations.is_empty():
-        raise ValueError("no hourly rates in the data: the rate model has nothing to learn from")
+        raise TrainingError("no hourly rates in the data: the rate model has nothing to learn from")
     rates = rate_panel(observations)
     rate_weeks = rates.group_by("skill").len()
     own_rate = set(rate_weeks.filter(pl.col("len") >= MIN_RATE_WEEKS)["skill"])

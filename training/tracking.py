@@ -80,7 +80,8 @@ def log_training(
                 {"skill": [example_skill], "experience_level": ["expert"], "country": ["US"], "week": [""]}
             ),
             registered_model_name=model_name,
-            pip_requirements=["gigcast", "polars", "mlflow", "pycountry"],
+            code_paths=[str(resources.files("gigcast"))],  # the contracts travel with the model
+            pip_requirements=["mlflow", "pandas", "polars", "pycountry"],
         )
     return Registered(run_id=run.info.run_id, version=str(info.registered_model_version))
 

@@ -126,3 +126,25 @@ def test_model_info_describes_the_bundle(model: LoadedModel) -> None:
     assert info.data_end == manifest.data_end.isoformat()
     assert info.trained_at.ToDatetime().date() == manifest.trained_at.date()
     assert set(info.metrics) == set(manifest.metrics) and "demand_mase" in info.metrics
+
+
+def test_a_horizon_beyond_what_the_model_holds_is_refused(model: LoadedModel) -> None:
+    held = len(model.index.weeks)  # the fixture's model forecasts 12 weeks
+    ok = handlers.forecast_demand(
+        model, pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=held)
+    )
+    assert len(ok.points) == held
+    error = refused(
+        handlers.forecast_demand,
+        model,
+        pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=held + 1),
+    )
+    assert error.violations == [("horizon_weeks", f"must be between 1 and {held}, got {held + 1}")]
+
+
+def test_demand_in_a_country_without_postings_says_so(model: LoadedModel) -> None:
+    response = handlers.forecast_demand(
+        model, pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=2, country="Iceland")
+    )
+    assert all(point.p50 == 0 for point in response.points)
+    assert "no IS postings in the data" in response.basis.description

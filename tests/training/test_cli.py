@@ -75,3 +75,15 @@ def test_run_stops_before_fitting_when_too_much_is_quarantined(tmp_path: Path, m
 def test_synth_refuses_an_unknown_format(tmp_path: Path) -> None:
     result = runner.invoke(app, ["synth", "--out", str(tmp_path / "m.xlsx")])
     assert result.exit_code == 2
+
+
+def test_run_without_any_hourly_rate_is_one_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    result = runner.invoke(app, ["run", "--data", str(export(tmp_path, bad=0, good=5)), "--quiet"])
+    assert result.exit_code == 1
+    assert "no hourly rates in the data" in result.output and "Traceback" not in result.output
+
+
+def test_one_fold_cannot_cross_fit_and_is_refused(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--data", str(export(tmp_path)), "--folds", "1"])
+    assert result.exit_code == 2
