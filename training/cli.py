@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gigcast.settings import MODEL_NAME, tracking_uri
+from gigcast.weeks import monday_of
 
 if TYPE_CHECKING:
     import polars as pl
@@ -98,6 +99,10 @@ def synth(
         last_day = date.fromisoformat(end) if end else None
     except ValueError:
         raise typer.BadParameter(f"{end!r} is not an ISO date", param_hint="--end") from None
+    if last_day is not None and monday_of(last_day) + timedelta(days=6) >= date.today():
+        raise typer.BadParameter(
+            f"the week of {last_day} is not over yet; the data must end in the past", param_hint="--end"
+        )
     market = synthesize(skills=skills, weeks=weeks, end=last_day, seed=seed, messy=messy)
     truth, facts = write_market(market, out)
     console.print(f"wrote {market.postings.height:,} postings of {skills} skills over {weeks} weeks to {out}")

@@ -87,3 +87,13 @@ def test_run_without_any_hourly_rate_is_one_line(tmp_path: Path, monkeypatch) ->
 def test_one_fold_cannot_cross_fit_and_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--data", str(export(tmp_path)), "--folds", "1"])
     assert result.exit_code == 2
+
+
+def test_synth_refuses_a_week_that_is_not_over(tmp_path: Path) -> None:
+    from datetime import date
+
+    result = runner.invoke(
+        app, ["synth", "--out", str(tmp_path / "m.parquet"), "--end", date.today().isoformat()]
+    )
+    assert result.exit_code == 2
+    assert "is not over yet" in result.output
