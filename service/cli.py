@@ -24,6 +24,9 @@ def main(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = DEFAULT_PORT,
     model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
     alias: Annotated[str, typer.Option(help="Registry alias to serve.")] = CHAMPION_ALIAS,
+    poll_seconds: Annotated[
+        float, typer.Option(min=0.0, help="How often to look for a new champion; 0 never.")
+    ] = 30.0,
     cache_dir: Annotated[
         Path | None, typer.Option(help="Where downloaded bundles are kept; default ~/.cache/gigcast.")
     ] = None,
@@ -52,6 +55,7 @@ def main(
                 name=model_name,
                 alias=alias,
                 cache_dir=cache_dir or default_cache_dir(),
+                poll_seconds=poll_seconds,
             )
         )
     except (MlflowException, BundleError, ModelNotFoundError) as exc:

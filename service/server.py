@@ -19,11 +19,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from gigcast.registry import version_by_alias
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 from service import handlers
 from service.errors import RequestError, unavailable
-from service.store import LoadedModel, Store, fetch
+from service.store import LoadedModel, Store, fetch, load
 
 log = logging.getLogger("gigcast.serve")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ForecastService"].full_name
@@ -88,9 +89,20 @@ def create_server(address: str, store: Store, health: HealthServicer) -> tuple[g
 
 
 async def serve(
-    *, host: str, port: int, tracking_uri: str, name: str, alias: str, cache_dir: Path, grace: float = 5.0
+    *,
+    host: str,
+    port: int,
+    tracking_uri: str,
+    name: str,
+    alias: str,
+    cache_dir: Path,
+    poll_seconds: float = 30.0,
+    grace: float = 5.0,
 ) -> None:
-    """Serve until SIGTERM or SIGINT, then let in-flight calls finish for ``grace`` seconds."""
+    """Serve until SIGTERM or SIGINT, then let in-flight calls finish for ``grace`` seconds.
+
+    Every ``poll_seconds`` (0: never) the alias is looked up again, and a new version swapped in.
+    """
     store = Store()
     health = HealthServicer()
     server, bound = create_server(f"{host}:{port}", store, health)
@@ -102,6 +114,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    follower = None
     try:
         model = await asyncio.to_thread(
             fetch, tracking_uri=tracking_uri, name=name, alias=alias, cache_dir=cache_dir
@@ -117,8 +130,62 @@ async def serve(
             host,
             bound,
         )
+        if poll_seconds > 0:
+            follower = asyncio.create_task(
+                follow(
+                    store,
+                    tracking_uri=tracking_uri,
+                    name=name,
+                    alias=alias,
+                    cache_dir=cache_dir,
+                    every=poll_seconds,
+                )
+            )
         await stop.wait()
         log.info("stopping: draining in-flight calls for up to %.0fs", grace)
     finally:
+        if follower is not None:
+            follower.cancel()
         await health.enter_graceful_shutdown()
         await server.stop(grace)
+
+
+async def follow(
+    store: Store, *, tracking_uri: str, name: str, alias: str, cache_dir: Path, every: float
+) -> None:
+    """Swap in the version ``name@alias`` points at whenever it changes, for promotions and rollbacks.
+
+    The new version is downloaded, checked and indexed beside the serving one, then switched in
+    one step. A registry that does not answer, or a bundle that fails to load or check, is logged
+    (and counted) and the serving model stays.
+    """
+    while True:
+        await asyncio.sleep(every)
+        current = store.current
+        try:
+            version = await asyncio.to_thread(
+                version_by_alias, tracking_uri=tracking_uri, name=name, alias=alias
+            )
+        except Exception as exc:  # the registry is a network service: keep serving whatever it says
+            log.warning(
+                "registry did not answer, still serving version %s: %s", current and current.version, exc
+            )
+            continue
+        if version is None or (current is not None and version.version == current.version):
+            continue
+        try:
+            model = await asyncio.to_thread(
+                load, tracking_uri=tracking_uri, version=version, alias=alias, cache_dir=cache_dir
+            )
+        except Exception as exc:  # a bad bundle must never replace a good one
+            store.refused += 1
+            log.error(
+                "refused %s version %s, still serving %s: %s",
+                name,
+                version.version,
+                current and current.version,
+                exc,
+            )
+            continue
+        store.swap(model)
+        log.info("swapped to %s version %s (%d skills)", name, model.version, len(model.index.skills))

@@ -1,0 +1,119 @@
+"""A running server follows promotions and rollbacks of @champion without one failed call."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import grpc
+from mlflow import MlflowClient
+
+from gigcast.v1 import forecast_pb2 as pb
+from gigcast.v1 import forecast_pb2_grpc as pb_grpc
+from tests.e2e.test_end_to_end import command, lines_of, wait_for
+
+
+class Caller(threading.Thread):
+    """Calls EstimateRate in a loop and remembers every version that answered, and every failure."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(daemon=True)
+        self.channel = grpc.insecure_channel(target)
+        self.versions: list[str] = []
+        self.failures: list[str] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        stub = pb_grpc.ForecastServiceStub(self.channel)
+        request = pb.EstimateRateRequest(
+            skill="prompt engineering", experience_level=pb.EXPERIENCE_LEVEL_EXPERT
+        )
+        while not self.done.is_set():
+            try:
+                self.versions.append(stub.EstimateRate(request, timeout=5).model.version)
+            except grpc.RpcError as error:
+                self.failures.append(f"{error.code()}: {error.details()}")
+
+    def wait_for_version(self, version: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.versions and self.versions[-1] == version:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"still serving {self.versions[-1:]} after {seconds}s, waiting for {version}")
+
+
+def test_promotion_and_rollback_swap_while_a_client_calls(tmp_path: Path) -> None:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    postings = tmp_path / "postings.parquet"
+    synth = [
+        command("gigcast-train"),
+        "synth",
+        "--out",
+        str(postings),
+        "--skills",
+        "4",
+        "--weeks",
+        "40",
+        "--seed",
+        "5",
+    ]
+    subprocess.run(synth, check=True, cwd=tmp_path, env=env, capture_output=True)
+    train = [command("gigcast-train"), "run", "--data", str(postings), "--horizon", "8", "--quiet"]
+    subprocess.run(train, check=True, cwd=tmp_path, env=env, capture_output=True, timeout=300)
+
+    serve = [
+        command("gigcast-serve"),
+        "--port",
+        "0",
+        "--poll-seconds",
+        "0.5",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
+    server = subprocess.Popen(serve, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = lines_of(server.stderr)
+        port = wait_for(lines, r"SERVING gigcast version 1 .* on 127\.0\.0\.1:(\d+)", 120).group(1)
+        caller = Caller(f"127.0.0.1:{port}")
+        caller.start()
+        caller.wait_for_version("1", 10)
+
+        subprocess.run(
+            [*train, "--force-promote"], check=True, cwd=tmp_path, env=env, capture_output=True, timeout=300
+        )
+        caller.wait_for_version("2", 30)
+        back = [command("gigcast-train"), "promote", "--version", "1"]
+        subprocess.run(back, check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
+        caller.wait_for_version("1", 30)
+
+        # a third version whose stored bundle is damaged: promoted, refused, version 1 keeps serving
+        subprocess.run(train, check=True, cwd=tmp_path, env=env, capture_output=True, timeout=300)
+        client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+        stored = (
+            Path(client.get_model_version_download_uri("gigcast", "3"))
+            / "artifacts"
+            / "bundle"
+            / "rates.parquet"
+        )
+        stored.write_bytes(b"not a parquet file")
+        subprocess.run([*back[:-1], "3"], check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
+        wait_for(lines, r"refused gigcast version 3, still serving 1", 30)
+        served = len(caller.versions)
+        time.sleep(1.5)
+        assert set(caller.versions[served:]) == {"1"}
+
+        caller.done.set()
+        caller.join(10)
+        assert caller.failures == []
+        assert len(caller.versions) > 100
+        assert "2" in caller.versions
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
