@@ -22,6 +22,7 @@ class RequestError(Exception):
     violations: list[tuple[str, str]] = field(default_factory=list)  # (field, description)
     reason: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    field_name: str = ""  # the request field at fault, for batch items
 
     def __str__(self) -> str:
         return self.message
@@ -49,6 +50,7 @@ def invalid(field_name: str, description: str) -> RequestError:
         grpc.StatusCode.INVALID_ARGUMENT,
         f"{field_name}: {description}",
         violations=[(field_name, description)],
+        field_name=field_name,
     )
 
 
@@ -59,6 +61,7 @@ def skill_not_found(text: str, suggestions: list[str]) -> RequestError:
         f"unknown skill {text!r}{hint}",
         reason="SKILL_NOT_FOUND",
         metadata={"skill": text, "suggestions": ",".join(suggestions)},
+        field_name="skill",
     )
 
 

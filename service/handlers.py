@@ -16,7 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from gigcast.countries import to_alpha2
 from gigcast.lookup import Basis, SkillEntry, WeekOutOfRangeError
 from gigcast.v1 import forecast_pb2 as pb
-from service.errors import invalid, skill_not_found
+from service.errors import RequestError, invalid, skill_not_found
 from service.store import LoadedModel
 
 LEVELS = {
@@ -35,6 +35,7 @@ BASIS_SOURCES = {
     "skill_region": pb.BASIS_SOURCE_SKILL_REGION,
 }
 MAX_HORIZON = 52
+MAX_BATCH = 1000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
@@ -57,6 +58,50 @@ def estimate_rate(model: LoadedModel, request: pb.EstimateRateRequest) -> pb.Est
         p90=estimate.p90,
         median_interval=pb.Interval(lower=estimate.lower, upper=estimate.upper, coverage=estimate.coverage),
         basis=_basis(estimate.basis),
+        model=_model_ref(model),
+    )
+
+
+def batch_estimate_rates(
+    model: LoadedModel, request: pb.BatchEstimateRatesRequest
+) -> pb.BatchEstimateRatesResponse:
+    """Every estimate of the batch, in order; a bad item fails alone, with its own status."""
+    if len(request.requests) > MAX_BATCH:
+        raise invalid("requests", f"at most {MAX_BATCH} estimates in one call, got {len(request.requests)}")
+    results = []
+    for item in request.requests:
+        try:
+            results.append(pb.EstimateRateResult(estimate=estimate_rate(model, item)))
+        except RequestError as error:
+            results.append(pb.EstimateRateResult(error=_item_error(error)))
+    return pb.BatchEstimateRatesResponse(results=results, model=_model_ref(model))
+
+
+def forecast_rate(model: LoadedModel, request: pb.ForecastRateRequest) -> pb.ForecastRateResponse:
+    entry = _skill(model, request.skill)
+    level = _level(request.experience_level)
+    country = _country(request.country)
+    horizon = _horizon(model, request.horizon_weeks)
+    estimates = [
+        model.index.estimate_rate(entry, level=level, country=country, offset=i) for i in range(horizon)
+    ]
+    return pb.ForecastRateResponse(
+        skill=entry.skill,
+        country=country or "",
+        experience_level=request.experience_level,
+        points=[
+            pb.RatePoint(
+                week_start=e.week_start.isoformat(),
+                p10=e.p10,
+                p25=e.p25,
+                p50=e.p50,
+                p75=e.p75,
+                p90=e.p90,
+                median_interval=pb.Interval(lower=e.lower, upper=e.upper, coverage=e.coverage),
+            )
+            for e in estimates
+        ],
+        basis=_basis(estimates[0].basis),
         model=_model_ref(model),
     )
 
@@ -192,6 +237,16 @@ def _page_offset(token: str, query: str, category: str) -> int:
     if not same or offset < 0:
         raise invalid("page_token", "belongs to a request with other filters")
     return offset
+
+
+def _item_error(error: RequestError) -> pb.ItemError:
+    suggestions = error.metadata.get("suggestions", "")
+    return pb.ItemError(
+        code=error.code.value[0],
+        message=error.message,
+        field=error.field_name,
+        suggestions=[s for s in suggestions.split(",") if s],
+    )
 
 
 def _basis(basis: Basis) -> pb.Basis:

@@ -59,6 +59,16 @@ class ForecastServicer(pb_grpc.ForecastServiceServicer):
     ) -> pb.EstimateRateResponse:
         return await self._answer(handlers.estimate_rate, request, context)
 
+    async def BatchEstimateRates(
+        self, request: pb.BatchEstimateRatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchEstimateRatesResponse:
+        return await self._answer(handlers.batch_estimate_rates, request, context)
+
+    async def ForecastRate(
+        self, request: pb.ForecastRateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ForecastRateResponse:
+        return await self._answer(handlers.forecast_rate, request, context)
+
     async def ForecastDemand(
         self, request: pb.ForecastDemandRequest, context: grpc.aio.ServicerContext
     ) -> pb.ForecastDemandResponse:

@@ -148,3 +148,53 @@ def test_demand_in_a_country_without_postings_says_so(model: LoadedModel) -> Non
     )
     assert all(point.p50 == 0 for point in response.points)
     assert "no IS postings in the data" in response.basis.description
+
+
+def test_forecast_rate_gives_a_week_by_week_path_with_premiums(model: LoadedModel) -> None:
+    skill = first_skill(model)
+    request = pb.ForecastRateRequest(
+        skill=skill, experience_level=pb.EXPERIENCE_LEVEL_EXPERT, country="US", horizon_weeks=6
+    )
+    response = handlers.forecast_rate(model, request)
+    assert [p.week_start for p in response.points] == [w.isoformat() for w in model.index.weeks[:6]]
+    first = response.points[0]
+    single = handlers.estimate_rate(
+        model, pb.EstimateRateRequest(skill=skill, experience_level=3, country="US")
+    )
+    assert (first.p10, first.p50, first.p90) == (single.p10, single.p50, single.p90)
+    assert all(p.p10 <= p.p25 <= p.p50 <= p.p75 <= p.p90 for p in response.points)
+    assert response.basis.source == pb.BASIS_SOURCE_SKILL_LEVEL_COUNTRY
+
+
+def test_batch_answers_each_item_with_its_own_status(model: LoadedModel) -> None:
+    skill = first_skill(model)
+    request = pb.BatchEstimateRatesRequest(
+        requests=[
+            pb.EstimateRateRequest(skill=skill),
+            pb.EstimateRateRequest(skill=skill[:-1] + "x"),
+            pb.EstimateRateRequest(skill=skill, country="Narnia"),
+        ]
+    )
+    results = handlers.batch_estimate_rates(model, request).results
+    assert [r.WhichOneof("result") for r in results] == ["estimate", "error", "error"]
+    assert results[0].estimate.skill == skill
+    assert (results[1].error.code, results[1].error.field) == (grpc.StatusCode.NOT_FOUND.value[0], "skill")
+    assert skill in results[1].error.suggestions
+    assert (results[2].error.code, results[2].error.field) == (
+        grpc.StatusCode.INVALID_ARGUMENT.value[0],
+        "country",
+    )
+
+
+def test_a_batch_over_a_thousand_is_refused_whole(model: LoadedModel) -> None:
+    request = pb.BatchEstimateRatesRequest(requests=[pb.EstimateRateRequest(skill=first_skill(model))] * 1001)
+    error = refused(handlers.batch_estimate_rates, model, request)
+    assert error.violations[0][0] == "requests"
+    assert (
+        len(
+            handlers.batch_estimate_rates(
+                model, pb.BatchEstimateRatesRequest(requests=request.requests[:1000])
+            ).results
+        )
+        == 1000
+    )

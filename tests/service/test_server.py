@@ -87,6 +87,20 @@ def test_later_rpcs_answer_unimplemented(running: Running, model: LoadedModel) -
     with pytest.raises(grpc.RpcError) as caught:
         running.stub.QuoteGig(pb.QuoteGigRequest(skills=["x"], estimated_hours=1), timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    with pytest.raises(grpc.RpcError) as caught:
+        running.stub.ListMovers(pb.ListMoversRequest(), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_batch_and_rate_path_through_the_server(running: Running, model: LoadedModel) -> None:
+    running.store.swap(model)
+    skill = next(iter(model.index.skills))
+    batch = running.stub.BatchEstimateRates(
+        pb.BatchEstimateRatesRequest(requests=[pb.EstimateRateRequest(skill=skill)] * 3), timeout=5
+    )
+    assert [r.estimate.skill for r in batch.results] == [skill] * 3
+    path = running.stub.ForecastRate(pb.ForecastRateRequest(skill=skill, horizon_weeks=4), timeout=5)
+    assert len(path.points) == 4 and path.model.version == "1"
 
 
 def test_health_and_reflection_are_served(running: Running) -> None:
