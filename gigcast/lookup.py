@@ -166,6 +166,12 @@ class ForecastIndex:
             )
         ]
 
+    def path(self, entry: SkillEntry, metric: str) -> list[float]:
+        """The forecast median week by week: postings ("demand") or USD/h ("rate")."""
+        if metric == "demand":
+            return [p50 for _, p50, _ in self._demand[entry.skill]]
+        return [p50 for p50, _, _ in self._rates[entry.skill]]
+
     def demand_basis(self, entry: SkillEntry, country: str | None) -> Basis:
         if entry.demand_basis == "category":
             source, what = "category", f"category {entry.category}, scaled to the skill"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from datetime import date
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -36,6 +37,15 @@ BASIS_SOURCES = {
 }
 MAX_HORIZON = 52
 MAX_BATCH = 1000
+MAX_QUOTE_SKILLS = 20
+TREND_WEEKS = 12  # how far ahead "rising" and "cooling" look
+STABLE_BAND = 0.05  # a change of demand within 5% either way is "stable"
+DEFAULT_MOVERS, MAX_MOVERS = 10, 100
+MOVER_METRICS = {
+    pb.MOVER_METRIC_UNSPECIFIED: "demand",
+    pb.MOVER_METRIC_DEMAND: "demand",
+    pb.MOVER_METRIC_RATE: "rate",
+}
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
@@ -102,6 +112,82 @@ def forecast_rate(model: LoadedModel, request: pb.ForecastRateRequest) -> pb.For
             for e in estimates
         ],
         basis=_basis(estimates[0].basis),
+        model=_model_ref(model),
+    )
+
+
+def quote_gig(model: LoadedModel, request: pb.QuoteGigRequest) -> pb.QuoteGigResponse:
+    """A price range for the hours at the dearest skill's rates, and where demand is heading."""
+    if not request.skills:
+        raise invalid("skills", "name at least one skill")
+    if len(request.skills) > MAX_QUOTE_SKILLS:
+        raise invalid("skills", f"at most {MAX_QUOTE_SKILLS} skills, got {len(request.skills)}")
+    if not (0 < request.estimated_hours < math.inf):
+        raise invalid("estimated_hours", f"must be more than 0, got {request.estimated_hours}")
+    entries = [_skill(model, text) for text in request.skills]
+    level, country = _level(request.experience_level), _country(request.country)
+    offset = _week(model, request.week)
+    estimates = [model.index.estimate_rate(e, level=level, country=country, offset=offset) for e in entries]
+    changes = [_change(model.index.path(e, "demand"), TREND_WEEKS) for e in entries]
+    dearest = max(estimates, key=lambda e: e.p50)
+    hours = request.estimated_hours
+    trend = _trend(sum(changes) / len(changes))
+    where = f"{level or 'any level'}, {country or 'all markets'}"
+    return pb.QuoteGigResponse(
+        low_usd=hours * dearest.p25,
+        mid_usd=hours * dearest.p50,
+        high_usd=hours * dearest.p75,
+        skills=[
+            pb.SkillQuote(
+                skill=e.skill,
+                hourly_p25=e.p25,
+                hourly_p50=e.p50,
+                hourly_p75=e.p75,
+                demand_trend=_trend(change),
+                basis=_basis(e.basis),
+            )
+            for e, change in zip(estimates, changes, strict=True)
+        ],
+        demand_trend=trend,
+        explanation=(
+            f"{hours:g} hours at the {dearest.skill} rate ({where}): "
+            f"${dearest.p25:,.0f} to ${dearest.p75:,.0f} an hour, median ${dearest.p50:,.0f}. "
+            "Demand for these skills is "
+            f"{TREND_WORDS[trend]} over the next {TREND_WEEKS} weeks."
+        ),
+        model=_model_ref(model),
+    )
+
+
+def list_movers(model: LoadedModel, request: pb.ListMoversRequest) -> pb.ListMoversResponse:
+    """Skills ranked by the forecast change of their demand or rate from now to the horizon."""
+    if request.metric not in MOVER_METRICS:
+        raise invalid("metric", f"unknown value {request.metric}")
+    if request.limit < 0:
+        raise invalid("limit", "must not be negative")
+    metric = MOVER_METRICS[request.metric]
+    weeks = _horizon(model, request.horizon_weeks or TREND_WEEKS)
+    limit = min(request.limit or DEFAULT_MOVERS, MAX_MOVERS)
+    category = request.category.strip().lower()
+    movers = []
+    for entry in model.index.skills.values():
+        if category and entry.category != category:
+            continue
+        path = model.index.path(entry, metric)
+        movers.append(
+            pb.Mover(
+                skill=entry.skill,
+                display_name=entry.display_name,
+                current=path[0],
+                forecast=path[weeks - 1],
+                change=_change(path, weeks),
+            )
+        )
+    movers.sort(key=lambda m: m.change)
+    return pb.ListMoversResponse(
+        metric=pb.MOVER_METRIC_RATE if metric == "rate" else pb.MOVER_METRIC_DEMAND,
+        rising=[m for m in reversed(movers) if m.change > 0][:limit],
+        falling=[m for m in movers if m.change < 0][:limit],
         model=_model_ref(model),
     )
 
@@ -237,6 +323,27 @@ def _page_offset(token: str, query: str, category: str) -> int:
     if not same or offset < 0:
         raise invalid("page_token", "belongs to a request with other filters")
     return offset
+
+
+TREND_WORDS = {
+    pb.DEMAND_TREND_RISING: "rising",
+    pb.DEMAND_TREND_STABLE: "stable",
+    pb.DEMAND_TREND_COOLING: "cooling",
+}
+
+
+def _change(path: list[float], weeks: int) -> float:
+    """Relative change of a forecast path from its first week to week ``weeks`` (or its end)."""
+    start, end = path[0], path[min(weeks, len(path)) - 1]
+    return end / start - 1 if start > 0 else 0.0
+
+
+def _trend(change: float) -> pb.DemandTrend:
+    if change > STABLE_BAND:
+        return pb.DEMAND_TREND_RISING
+    if change < -STABLE_BAND:
+        return pb.DEMAND_TREND_COOLING
+    return pb.DEMAND_TREND_STABLE
 
 
 def _item_error(error: RequestError) -> pb.ItemError:

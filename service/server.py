@@ -74,6 +74,16 @@ class ForecastServicer(pb_grpc.ForecastServiceServicer):
     ) -> pb.ForecastDemandResponse:
         return await self._answer(handlers.forecast_demand, request, context)
 
+    async def QuoteGig(
+        self, request: pb.QuoteGigRequest, context: grpc.aio.ServicerContext
+    ) -> pb.QuoteGigResponse:
+        return await self._answer(handlers.quote_gig, request, context)
+
+    async def ListMovers(
+        self, request: pb.ListMoversRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMoversResponse:
+        return await self._answer(handlers.list_movers, request, context)
+
     async def ListSkills(
         self, request: pb.ListSkillsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListSkillsResponse:

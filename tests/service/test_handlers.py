@@ -198,3 +198,50 @@ def test_a_batch_over_a_thousand_is_refused_whole(model: LoadedModel) -> None:
         )
         == 1000
     )
+
+
+def test_a_quote_prices_the_hours_at_the_dearest_skill(model: LoadedModel) -> None:
+    skills = list(model.index.skills)[:3]
+    request = pb.QuoteGigRequest(skills=skills, estimated_hours=40, experience_level=3, country="US")
+    quote = handlers.quote_gig(model, request)
+    single = {
+        s: handlers.estimate_rate(model, pb.EstimateRateRequest(skill=s, experience_level=3, country="US"))
+        for s in skills
+    }
+    dearest = max(single.values(), key=lambda e: e.p50)
+    assert (quote.low_usd, quote.mid_usd, quote.high_usd) == (
+        40 * dearest.p25,
+        40 * dearest.p50,
+        40 * dearest.p75,
+    )
+    assert [q.skill for q in quote.skills] == skills
+    assert all(q.demand_trend != pb.DEMAND_TREND_UNSPECIFIED for q in quote.skills)
+    assert dearest.skill in quote.explanation and "40 hours" in quote.explanation
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (pb.QuoteGigRequest(estimated_hours=10), "skills"),
+        (pb.QuoteGigRequest(skills=["{skill}"], estimated_hours=0), "estimated_hours"),
+        (pb.QuoteGigRequest(skills=["{skill}"], estimated_hours=float("nan")), "estimated_hours"),
+        (pb.QuoteGigRequest(skills=["{skill}"] * 21, estimated_hours=10), "skills"),
+    ],
+)
+def test_bad_quotes_name_the_field(model: LoadedModel, request_: pb.QuoteGigRequest, field: str) -> None:
+    request_.skills[:] = [s.format(skill=first_skill(model)) for s in request_.skills]
+    assert refused(handlers.quote_gig, model, request_).violations[0][0] == field
+
+
+def test_movers_rank_skills_by_forecast_change(model: LoadedModel) -> None:
+    movers = handlers.list_movers(model, pb.ListMoversRequest(metric=pb.MOVER_METRIC_DEMAND, horizon_weeks=8))
+    rising = [m.change for m in movers.rising]
+    falling = [m.change for m in movers.falling]
+    assert rising == sorted(rising, reverse=True) and all(c > 0 for c in rising)
+    assert falling == sorted(falling) and all(c < 0 for c in falling)
+    assert len(rising) + len(falling) <= len(model.index.skills)
+    for mover in [*movers.rising, *movers.falling]:
+        assert mover.change == pytest.approx(mover.forecast / mover.current - 1)
+    one = handlers.list_movers(model, pb.ListMoversRequest(metric=pb.MOVER_METRIC_RATE, limit=1))
+    assert len(one.rising) <= 1 and len(one.falling) <= 1 and one.metric == pb.MOVER_METRIC_RATE
+    assert refused(handlers.list_movers, model, pb.ListMoversRequest(limit=-1)).violations[0][0] == "limit"

@@ -82,14 +82,13 @@ def test_bad_request_carries_field_violations(running: Running, model: LoadedMod
     assert bad.field_violations[0].field == "horizon_weeks"
 
 
-def test_later_rpcs_answer_unimplemented(running: Running, model: LoadedModel) -> None:
+def test_quotes_and_movers_through_the_server(running: Running, model: LoadedModel) -> None:
     running.store.swap(model)
-    with pytest.raises(grpc.RpcError) as caught:
-        running.stub.QuoteGig(pb.QuoteGigRequest(skills=["x"], estimated_hours=1), timeout=5)
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    with pytest.raises(grpc.RpcError) as caught:
-        running.stub.ListMovers(pb.ListMoversRequest(), timeout=5)
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    skill = next(iter(model.index.skills))
+    quote = running.stub.QuoteGig(pb.QuoteGigRequest(skills=[skill], estimated_hours=10), timeout=5)
+    assert 0 < quote.low_usd <= quote.mid_usd <= quote.high_usd
+    movers = running.stub.ListMovers(pb.ListMoversRequest(horizon_weeks=4), timeout=5)
+    assert movers.model.version == "1"
 
 
 def test_batch_and_rate_path_through_the_server(running: Running, model: LoadedModel) -> None:
