@@ -6,11 +6,12 @@ never a mix.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from gigcast.bundle import read_bundle
+from gigcast.bundle import MANIFEST_FILE, read_bundle
 from gigcast.lookup import ForecastIndex
 from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
 
@@ -47,8 +48,21 @@ class ModelNotFoundError(LookupError):
 
 
 def fetch(*, tracking_uri: str, name: str, alias: str, cache_dir: Path) -> LoadedModel:
-    """Resolve ``name@alias`` in the registry, download its bundle once, and index it."""
-    version = version_by_alias(tracking_uri=tracking_uri, name=name, alias=alias)
+    """Resolve ``name@alias`` in the registry, download its bundle once, and index it.
+
+    When the registry cannot be reached, the version last served from ``cache_dir`` under the
+    same alias serves instead, so a restart does not depend on the registry being up.
+    """
+    try:
+        version = version_by_alias(tracking_uri=tracking_uri, name=name, alias=alias)
+    except Exception as exc:  # the registry is a network service and fails in many ways
+        cached = _last_served(cache_dir, name, alias)
+        if cached is None:
+            raise
+        log.warning(
+            "registry %s did not answer (%s); serving cached version %s", tracking_uri, exc, cached[0].version
+        )
+        return _indexed(cached[0], alias, cached[1])
     if version is None:
         raise ModelNotFoundError(f"the registry has no {name}@{alias}; train one with gigcast-train run")
     return load(tracking_uri=tracking_uri, version=version, alias=alias, cache_dir=cache_dir)
@@ -58,6 +72,13 @@ def load(*, tracking_uri: str, version: RegisteredVersion, alias: str, cache_dir
     """A registered version's bundle, downloaded once, checked and indexed in memory."""
     folder = fetch_bundle(tracking_uri=tracking_uri, version=version, cache_dir=cache_dir)
     log.info("loading %s version %s from %s", version.name, version.version, folder)
+    model = _indexed(version, alias, folder)
+    pointer = {"version": version.version, "run_id": version.run_id, "folder": folder.name}
+    (cache_dir / f"{version.name}@{alias}.json").write_text(json.dumps(pointer), encoding="utf-8")
+    return model
+
+
+def _indexed(version: RegisteredVersion, alias: str, folder: Path) -> LoadedModel:
     return LoadedModel(
         name=version.name,
         version=version.version,
@@ -65,3 +86,15 @@ def load(*, tracking_uri: str, version: RegisteredVersion, alias: str, cache_dir
         run_id=version.run_id,
         index=ForecastIndex(read_bundle(folder)),
     )
+
+
+def _last_served(cache_dir: Path, name: str, alias: str) -> tuple[RegisteredVersion, Path] | None:
+    """The version this cache last served under ``name@alias``, if its bundle is still there."""
+    try:
+        pointer = json.loads((cache_dir / f"{name}@{alias}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    folder = cache_dir / pointer["folder"]
+    if not (folder / MANIFEST_FILE).is_file():
+        return None
+    return RegisteredVersion(name, pointer["version"], pointer["run_id"]), folder
