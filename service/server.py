@@ -10,11 +10,12 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
@@ -23,7 +24,7 @@ from gigcast.registry import version_by_alias
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 from service import handlers
-from service.errors import RequestError, unavailable
+from service.errors import RequestError, invalid, unavailable
 from service.store import LoadedModel, Store, fetch, load
 
 log = logging.getLogger("gigcast.serve")
@@ -47,6 +48,8 @@ class ForecastServicer(pb_grpc.ForecastServiceServicer):
     ) -> Response:
         model = self.store.current
         try:
+            if isinstance(request, Undecodable):
+                raise invalid("request", f"not a valid {request.type_name}: {request.error}")
             if model is None:
                 raise unavailable()
             return handler(model, request)
@@ -95,10 +98,45 @@ class ForecastServicer(pb_grpc.ForecastServiceServicer):
         return await self._answer(handlers.get_model_info, request, context)
 
 
+@dataclass(frozen=True)
+class Undecodable:
+    """Request bytes that are not the message the rpc takes."""
+
+    type_name: str
+    error: str
+
+
+def _lenient(message: type[Message]) -> Callable[[bytes], Message | Undecodable]:
+    def parse(data: bytes) -> Message | Undecodable:
+        try:
+            return message.FromString(data)
+        except DecodeError as exc:
+            return Undecodable(message.DESCRIPTOR.full_name, str(exc))
+
+    return parse
+
+
+def _lenient_handlers(servicer: ForecastServicer) -> grpc.GenericRpcHandler:
+    """The service's handlers, as the generated code registers them but for the deserializers:
+    corrupt request bytes reach the servicer as Undecodable (INVALID_ARGUMENT), where grpcio
+    itself would answer UNKNOWN.
+    """
+    service = pb.DESCRIPTOR.services_by_name["ForecastService"]
+    handlers = {
+        method.name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=_lenient(getattr(pb, method.input_type.name)),
+            response_serializer=getattr(pb, method.output_type.name).SerializeToString,
+        )
+        for method in service.methods
+    }
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)
+
+
 def create_server(address: str, store: Store, health: HealthServicer) -> tuple[grpc.aio.Server, int]:
     """A server with gigcast, health and reflection, bound to ``address`` but not started."""
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    pb_grpc.add_ForecastServiceServicer_to_server(ForecastServicer(store), server)
+    server.add_generic_rpc_handlers((_lenient_handlers(ForecastServicer(store)),))
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),

@@ -14,6 +14,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
@@ -114,3 +116,28 @@ def test_health_and_reflection_are_served(running: Running) -> None:
     )
     names = {s.name for reply in replies for s in reply.list_services_response.service}
     assert {"gigcast.v1.ForecastService", "grpc.health.v1.Health"} <= names
+
+
+RPCS = [method.name for method in pb.DESCRIPTOR.services_by_name["ForecastService"].methods]
+ALLOWED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
+
+
+@pytest.mark.parametrize("rpc", RPCS)
+def test_no_bytes_of_any_kind_get_unknown_or_internal(running: Running, model: LoadedModel, rpc: str) -> None:
+    """Whatever arrives, valid or corrupt, the answer is an answer or a client error."""
+    running.store.swap(model)
+    call = running.channel.unary_unary(f"/gigcast.v1.ForecastService/{rpc}")  # raw bytes in and out
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.binary(max_size=64))
+    def check(data: bytes) -> None:
+        try:
+            call(data, timeout=5)
+        except grpc.RpcError as error:
+            assert error.code() in ALLOWED, (rpc, data, error.code(), error.details())
+
+    check()
+    with pytest.raises(grpc.RpcError) as caught:
+        call(b"\xff\xff\xff", timeout=5)  # not a protobuf message at all
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "request" in caught.value.details()
