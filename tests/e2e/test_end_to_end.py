@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
-import shutil
 import signal
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,39 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from client.cli import app
-
-BIN = Path(sys.executable).parent
-
-
-def command(name: str) -> str:
-    path = shutil.which(name, path=str(BIN))
-    assert path, f"{name} is not installed in {BIN}"
-    return path
-
-
-def lines_of(stream: object) -> queue.Queue[str]:
-    found: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            found.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return found
-
-
-def wait_for(lines: queue.Queue[str], pattern: str, seconds: float) -> re.Match[str]:
-    deadline = time.monotonic() + seconds
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        seen.append(line)
-        if match := re.search(pattern, line):
-            return match
-    raise AssertionError(f"no line matching {pattern!r} in {seconds}s:\n{''.join(seen)}")
+from tests.e2e.helpers import command, lines_of, wait_for
 
 
 @pytest.fixture(scope="module")

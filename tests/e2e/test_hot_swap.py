@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
@@ -14,7 +13,7 @@ from mlflow import MlflowClient
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from tests.e2e.test_end_to_end import command, lines_of, wait_for
+from tests.e2e.helpers import command, lines_of, small_market, wait_for
 
 
 class Caller(threading.Thread):
@@ -48,23 +47,9 @@ class Caller(threading.Thread):
 
 
 def test_promotion_and_rollback_swap_while_a_client_calls(tmp_path: Path) -> None:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    postings = tmp_path / "postings.parquet"
-    synth = [
-        command("gigcast-train"),
-        "synth",
-        "--out",
-        str(postings),
-        "--skills",
-        "4",
-        "--weeks",
-        "40",
-        "--seed",
-        "5",
-    ]
-    subprocess.run(synth, check=True, cwd=tmp_path, env=env, capture_output=True)
-    train = [command("gigcast-train"), "run", "--data", str(postings), "--horizon", "8", "--quiet"]
-    subprocess.run(train, check=True, cwd=tmp_path, env=env, capture_output=True, timeout=300)
+    market = small_market(tmp_path, seed=5)
+    env = market.env
+    market.train()
 
     serve = [
         command("gigcast-serve"),
@@ -83,16 +68,14 @@ def test_promotion_and_rollback_swap_while_a_client_calls(tmp_path: Path) -> Non
         caller.start()
         caller.wait_for_version("1", 10)
 
-        subprocess.run(
-            [*train, "--force-promote"], check=True, cwd=tmp_path, env=env, capture_output=True, timeout=300
-        )
+        market.train("--force-promote")
         caller.wait_for_version("2", 30)
         back = [command("gigcast-train"), "promote", "--version", "1"]
         subprocess.run(back, check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
         caller.wait_for_version("1", 30)
 
         # a third version whose stored bundle is damaged: promoted, refused, version 1 keeps serving
-        subprocess.run(train, check=True, cwd=tmp_path, env=env, capture_output=True, timeout=300)
+        market.train()
         client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
         stored = (
             Path(client.get_model_version_download_uri("gigcast", "3"))

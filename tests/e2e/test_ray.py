@@ -2,54 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 from gigcast.bundle import read_bundle
 from gigcast.registry import RegisteredVersion, fetch_bundle
 from service.store import fetch
-from tests.e2e.test_end_to_end import command
+from tests.e2e.helpers import small_market
 
 
 def test_ray_and_local_executors_register_the_same_forecasts(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    postings = tmp_path / "postings.parquet"
-    synth = [
-        command("gigcast-train"),
-        "synth",
-        "--out",
-        str(postings),
-        "--skills",
-        "4",
-        "--weeks",
-        "40",
-        "--seed",
-        "2",
-    ]
-    subprocess.run(synth, check=True, cwd=tmp_path, env=env, capture_output=True)
-    train = [
-        command("gigcast-train"),
-        "run",
-        "--data",
-        str(postings),
-        "--horizon",
-        "8",
-        "--workers",
-        "2",
-        "--quiet",
-    ]
+    market = small_market(tmp_path, seed=2)
+    uri = market.env["MLFLOW_TRACKING_URI"]
     for executor in ("ray", "local"):  # version 1 by Ray, version 2 by local processes
-        done = subprocess.run(
-            [*train, "--executor", executor],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
+        market.train("--workers", "2", "--executor", executor)
 
     served = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "cache")
     assert served.version == "1"  # the local run ties it, and a tie keeps the champion

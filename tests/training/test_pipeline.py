@@ -15,30 +15,32 @@ from training.pipeline import TrainConfig, train
 CONFIG = TrainConfig(horizon=8, backtest_horizon=4, folds=2, workers=1)
 
 
-def test_a_young_skill_borrows_its_categorys_demand(taxonomy: Taxonomy) -> None:
-    rng = np.random.default_rng(5)
-    start = date(2025, 6, 2)
-    rows = []
-    for week in range(40):
-        monday = start + timedelta(weeks=week)
-        rows += [("prompt-engineering", monday, 40.0)] * int(rng.poisson(30))
-        if week >= 37:  # three weeks old: too young to forecast alone
-            rows += [("rag-development", monday, 60.0)] * 10
-    frame = pl.DataFrame(
+def accepted(rows: list[tuple[str, date, float]]) -> pl.DataFrame:
+    """Postings as ingestion accepts them: one skill each, rated, expert, US, at noon UTC."""
+    return pl.DataFrame(
         {
             "posting_id": [str(i) for i in range(len(rows))],
-            "posted_at": [
-                datetime(d.year, d.month, d.day, 12, tzinfo=UTC) + timedelta(days=i % 7)
-                for i, (_, d, _) in enumerate(rows)
-            ],
-            "skills": [[s] for s, _, _ in rows],
-            "hourly_rate": [r for _, _, r in rows],
+            "posted_at": [datetime(d.year, d.month, d.day, 12, tzinfo=UTC) for _, d, _ in rows],
+            "skills": [[skill] for skill, _, _ in rows],
+            "hourly_rate": [rate for _, _, rate in rows],
             "experience_level": ["expert"] * len(rows),
             "country": ["US"] * len(rows),
             "category": [None] * len(rows),
         },
         schema_overrides={"category": pl.String},
     )
+
+
+def test_a_young_skill_borrows_its_categorys_demand(taxonomy: Taxonomy) -> None:
+    rng = np.random.default_rng(5)
+    start = date(2025, 6, 2)
+    rows = []
+    for week in range(40):
+        monday = start + timedelta(weeks=week)
+        rows += [("prompt-engineering", monday + timedelta(days=k % 7), 40.0) for k in range(rng.poisson(30))]
+        if week >= 37:  # three weeks old: too young to forecast alone
+            rows += [("rag-development", monday + timedelta(days=k % 7), 60.0) for k in range(10)]
+    frame = accepted(rows)
     trained = train(frame, taxonomy=taxonomy, config=CONFIG)
     skills = {row["skill"]: row for row in trained.bundle.skills.iter_rows(named=True)}
     assert skills["rag-development"]["demand_basis"] == "category"
@@ -68,18 +70,7 @@ def test_a_skill_seen_only_in_a_collection_gap_does_not_break_training(taxonomy:
     start = date(2025, 9, 1)
     rows = [("sql", start + timedelta(weeks=w, days=d % 7), 30.0) for w in range(15) for d in range(40)]
     rows += [("zzz-new", start + timedelta(weeks=15, days=6), 50.0)] * 2  # a whole last week, all but silent
-    frame = pl.DataFrame(
-        {
-            "posting_id": [str(i) for i in range(len(rows))],
-            "posted_at": [datetime(d.year, d.month, d.day, 12, tzinfo=UTC) for _, d, _ in rows],
-            "skills": [[s] for s, _, _ in rows],
-            "hourly_rate": [r for _, _, r in rows],
-            "experience_level": ["expert"] * len(rows),
-            "country": ["US"] * len(rows),
-            "category": [None] * len(rows),
-        },
-        schema_overrides={"category": pl.String},
-    )
+    frame = accepted(rows)
     trained = train(frame, taxonomy=taxonomy, config=CONFIG)
     assert trained.bundle.skills["skill"].to_list() == ["sql"]
     assert trained.metrics["collection_gap_weeks"] == 1.0
