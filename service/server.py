@@ -1,7 +1,7 @@
-"""gRPC server wiring: the servicer, health, reflection, and a graceful stop.
+"""gRPC server wiring: the servicer, health, reflection, following the champion, a graceful stop.
 
 ``create_server`` binds without starting so that tests can use port 0; ``serve`` runs the
-whole life: start, load the champion, report SERVING, drain on SIGTERM.
+whole life: start, load the champion, report SERVING, follow the alias, drain on SIGTERM.
 """
 
 from __future__ import annotations
