@@ -12,20 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
 from gigcast.settings import MODEL_NAME, tracking_uri
 from gigcast.weeks import monday_of
+from training import report
 
 if TYPE_CHECKING:
     import polars as pl
@@ -132,7 +122,7 @@ def validate(
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
     else:
-        console.print(_validation_table(result))
+        console.print(report.validation_table(result))
 
 
 @app.command()
@@ -226,7 +216,7 @@ def run(
         console.print(f"{model_name}@champion exists in {uri}: nothing to train")
         return
     result = _ingest(data, column, mapping, taxonomy, min_rate, max_rate, quarantine)
-    console.print(_validation_table(result))
+    console.print(report.validation_table(result))
     if result.rejected_share > max_rejected:
         console.print(
             f"[red]error:[/] {result.rejected_share:.1%} of rows were quarantined, more than "
@@ -245,7 +235,7 @@ def run(
         ray_address=ray_address,
     )
     try:
-        with _progress(quiet) as progress:
+        with report.progress(console, quiet) as progress:
             task = progress.add_task("fitting series", total=None)
             trained = train(
                 result.accepted,
@@ -286,7 +276,7 @@ def run(
     if promoted:
         promote(tracking_uri=uri, model_name=model_name, version=registered.version)
     record_verdict(tracking_uri=uri, run_id=registered.run_id, verdict=verdict, promoted=promoted)
-    console.print(_metrics_table(model_name, registered.version, promoted, trained.metrics))
+    console.print(report.metrics_table(model_name, registered.version, promoted, trained.metrics))
     held = f"; @champion stays version {current[0]}" if current and not promoted else ""
     forced = " (forced)" if promoted and not verdict.promote else ""
     console.print(f"{verdict.reason}{forced}{held}")
@@ -330,28 +320,12 @@ def runs(
         for row in found.iter_rows(named=True):
             typer.echo(json.dumps(row))
         return
-    table = Table(title=f"runs of {model_name} (* champion)", title_justify="left")
-    for column in ("version", "started", "demand MASE (snaive)", "rate MASE (snaive)", "coverage d/r", "run"):
-        table.add_column(column)
-    for row in found.iter_rows(named=True):
-        table.add_row(
-            row["version"] + (" *" if row["champion"] else ""),
-            row["started"][5:],
-            _pair(row["demand_mase"], row["demand_mase_snaive"], "{:.3f} ({:.3f})"),
-            _pair(row["rate_mase"], row["rate_mase_snaive"], "{:.3f} ({:.3f})"),
-            _pair(row["demand_coverage_80"], row["rate_coverage_80"], "{:.2f}/{:.2f}"),
-            row["run_id"][:8],
-        )
-    console.print(table)
+    console.print(report.runs_table(model_name, found))
 
 
 def _busiest(accepted: pl.DataFrame, count: int) -> list[str]:
     skills = accepted["skills"].explode().value_counts(sort=True)
     return skills[accepted["skills"].explode().name].head(count).to_list()
-
-
-def _pair(first: float | None, second: float | None, layout: str) -> str:
-    return layout.format(first, second) if first is not None and second is not None else ""
 
 
 def _taxonomy(path: Path | None):  # type: ignore[no-untyped-def]
@@ -391,50 +365,3 @@ def _ingest(
     if quarantine is not None:
         write_quarantine(result.quarantined, quarantine)
     return result
-
-
-def _validation_table(result: IngestResult) -> Table:
-    summary = result.summary()
-    table = Table(title="postings", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_row("rows", f"{result.rows:,}")
-    table.add_row("accepted", f"{result.accepted.height:,}")
-    table.add_row("quarantined", f"{result.quarantined.height:,} ({result.rejected_share:.2%})")
-    for reason, count in result.reasons().items():
-        table.add_row(f"  {reason}", f"{count:,}")
-    table.add_row("skills", f"{summary['skills']:,}")
-    table.add_row("with an hourly rate", f"{summary['with_hourly_rate']:,}")
-    table.add_row("countries", f"{summary['countries']:,}")
-    table.add_row("posted", f"{str(summary['first_posted_at'])[:10]} → {str(summary['last_posted_at'])[:10]}")
-    return table
-
-
-class SeriesRate(ProgressColumn):
-    """Series fitted per second."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} series/s" if speed else "", style="progress.data.speed")
-
-
-def _progress(quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        SeriesRate(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-        transient=True,
-    )
-
-
-def _metrics_table(name: str, version: str, champion: bool, metrics: dict[str, float]) -> Table:
-    table = Table(title=f"{name} version {version}" + (" → @champion" if champion else ""))
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in sorted(metrics.items()):
-        table.add_row(key, f"{value:.3f}")
-    return table

@@ -1,0 +1,90 @@
+"""What gigcast-train prints: pure functions from results to rich renderables."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from training.ingest import IngestResult
+
+
+def runs_table(model_name: str, runs: pl.DataFrame) -> Table:
+    table = Table(title=f"runs of {model_name} (* champion)", title_justify="left")
+    for column in ("version", "started", "demand MASE (snaive)", "rate MASE (snaive)", "coverage d/r", "run"):
+        table.add_column(column)
+    for row in runs.iter_rows(named=True):
+        table.add_row(
+            row["version"] + (" *" if row["champion"] else ""),
+            row["started"][5:],
+            _pair(row["demand_mase"], row["demand_mase_snaive"], "{:.3f} ({:.3f})"),
+            _pair(row["rate_mase"], row["rate_mase_snaive"], "{:.3f} ({:.3f})"),
+            _pair(row["demand_coverage_80"], row["rate_coverage_80"], "{:.2f}/{:.2f}"),
+            row["run_id"][:8],
+        )
+    return table
+
+
+def _pair(first: float | None, second: float | None, layout: str) -> str:
+    return layout.format(first, second) if first is not None and second is not None else ""
+
+
+def validation_table(result: IngestResult) -> Table:
+    summary = result.summary()
+    table = Table(title="postings", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("rows", f"{result.rows:,}")
+    table.add_row("accepted", f"{result.accepted.height:,}")
+    table.add_row("quarantined", f"{result.quarantined.height:,} ({result.rejected_share:.2%})")
+    for reason, count in result.reasons().items():
+        table.add_row(f"  {reason}", f"{count:,}")
+    table.add_row("skills", f"{summary['skills']:,}")
+    table.add_row("with an hourly rate", f"{summary['with_hourly_rate']:,}")
+    table.add_row("countries", f"{summary['countries']:,}")
+    table.add_row("posted", f"{str(summary['first_posted_at'])[:10]} → {str(summary['last_posted_at'])[:10]}")
+    return table
+
+
+class SeriesRate(ProgressColumn):
+    """Series fitted per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} series/s" if speed else "", style="progress.data.speed")
+
+
+def progress(console: Console, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        SeriesRate(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    )
+
+
+def metrics_table(name: str, version: str, champion: bool, metrics: dict[str, float]) -> Table:
+    table = Table(title=f"{name} version {version}" + (" → @champion" if champion else ""))
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in sorted(metrics.items()):
+        table.add_row(key, f"{value:.3f}")
+    return table
