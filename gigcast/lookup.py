@@ -30,7 +30,8 @@ class SkillEntry:
     rate_basis: str
 
 
-@dataclass(frozen=True, slots=True)
+# Values made on every request are plain slotted dataclasses: a frozen one costs a microsecond more.
+@dataclass(slots=True)
 class Basis:
     """Which slice of the data answered: ``skill_level_country`` ... ``category``."""
 
@@ -40,7 +41,7 @@ class Basis:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RateEstimate:
     skill: str
     week_start: date
@@ -57,12 +58,21 @@ class RateEstimate:
     basis: Basis
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DemandPoint:
     week_start: date
     p10: float
     p50: float
     p90: float
+
+
+@dataclass(frozen=True, slots=True)
+class Premium:
+    """A factor on the market median, the slice it comes from, and how a basis reads it."""
+
+    factor: float
+    slice: str  # "level", "country", or "region" when pooled from the country's region
+    note: str
 
 
 class WeekOutOfRangeError(ValueError):
@@ -93,9 +103,18 @@ class ForecastIndex:
             row[0]: tuple(math.exp(q) for q in row[1:5])
             for row in bundle.spread.select("skill", "q10", "q25", "q75", "q90").iter_rows()
         }
-        self._premiums: dict[tuple[str, str], tuple[float, int]] = {
-            (factor, key): (math.exp(log_premium), observations)
-            for factor, key, log_premium, observations in bundle.premiums.iter_rows()
+        self._premiums = {
+            (kind, key): _premium(kind, key, log_premium, observations)
+            for kind, key, log_premium, observations in bundle.premiums.iter_rows()
+        }
+        self._rate_history = {
+            entry.skill: (
+                f"category {entry.category}, scaled to the skill"
+                if entry.rate_basis == "category"
+                else "own history"
+            )
+            + f", {entry.weeks_of_history} weeks"
+            for entry in self.skills.values()
         }
         self._share = {(skill, country): share for skill, country, share in bundle.country_share.iter_rows()}
 
@@ -125,19 +144,17 @@ class ForecastIndex:
     ) -> RateEstimate:
         """Market percentiles: the forecast median, moved by premiums, spread by the market."""
         p50, lower, upper = self._rates[entry.skill][offset]
-        factor = 1.0
-        notes = []
+        factor, slices, notes = 1.0, ["skill"], [self._rate_history[entry.skill]]
         level_premium = self._premiums.get(("level", level)) if level else None
-        if level_premium is not None:
-            factor *= level_premium[0]
-            notes.append(f"{level} ×{level_premium[0]:.2f}")
         country_premium = self._premiums.get(("country", country)) if country else None
-        if country_premium is not None:
-            factor *= country_premium[0]
-            pooled = "" if country_premium[1] else " from its region"
-            notes.append(f"{country} ×{country_premium[0]:.2f}{pooled}")
-        elif country:
+        for premium in (level_premium, country_premium):
+            if premium is not None:
+                factor *= premium.factor
+                slices.append(premium.slice)
+                notes.append(premium.note)
+        if country and country_premium is None:
             notes.append(f"no {country} data, all markets")
+        source = "category" if entry.rate_basis == "category" else "_".join(slices)
         q10, q25, q75, q90 = self._spread[entry.skill]
         median = p50 * factor
         return RateEstimate(
@@ -153,7 +170,7 @@ class ForecastIndex:
             lower=lower * factor,
             upper=upper * factor,
             coverage=self.coverage,
-            basis=self._rate_basis(entry, level_premium is not None, _market_of(country_premium), notes),
+            basis=Basis(source, entry.weeks_of_history, entry.rate_observations, "; ".join(notes)),
         )
 
     def demand(self, entry: SkillEntry, *, country: str | None, horizon: int) -> list[DemandPoint]:
@@ -185,23 +202,15 @@ class ForecastIndex:
             source, entry.weeks_of_history, entry.postings, f"{what}, {entry.weeks_of_history} weeks"
         )
 
-    def _rate_basis(self, entry: SkillEntry, by_level: bool, market: str, notes: list[str]) -> Basis:
-        """``market`` is what moved the rate for the country: "country", "region" or ""."""
-        if entry.rate_basis == "category":
-            source = "category"
-            what = f"category {entry.category}, scaled to the skill"
-        else:
-            source = "_".join(["skill", *(["level"] if by_level else []), *([market] if market else [])])
-            what = "own history"
-        detail = "; ".join([f"{what}, {entry.weeks_of_history} weeks", *notes])
-        return Basis(source, entry.weeks_of_history, entry.rate_observations, detail)
 
-
-def _market_of(premium: tuple[float, int] | None) -> str:
-    """A country premium with observations is the country's own; without, its region's."""
-    if premium is None:
-        return ""
-    return "country" if premium[1] else "region"
+def _premium(kind: str, key: str, log_premium: float, observations: int) -> Premium:
+    """A country premium without observations of its own is its region's."""
+    factor = math.exp(log_premium)
+    if kind == "level":
+        return Premium(factor, "level", f"{key} ×{factor:.2f}")
+    if observations:
+        return Premium(factor, "country", f"{key} ×{factor:.2f}")
+    return Premium(factor, "region", f"{key} ×{factor:.2f} from its region")
 
 
 def _series(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, list[tuple[float, ...]]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,8 @@ def fetch_bundle(*, tracking_uri: str, version: RegisteredVersion, cache_dir: Pa
     """The bundle folder of ``version``, downloaded into ``cache_dir`` unless it is there already.
 
     The download lands in a scratch folder and is renamed into place, so a crash midway never
-    leaves a half-written bundle where a later start would take it for a whole one.
+    leaves a half-written bundle where a later start would take it for a whole one, and
+    processes fetching the same version at once (``gigcast-serve --workers``) keep the first.
     """
     import mlflow
     from mlflow import MlflowClient
@@ -63,8 +63,11 @@ def fetch_bundle(*, tracking_uri: str, version: RegisteredVersion, cache_dir: Pa
             dst_path=scratch,
             tracking_uri=tracking_uri,
         )
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(local, folder)
+        try:
+            os.replace(local, folder)
+        except OSError:
+            if not (folder / MANIFEST_FILE).is_file():
+                raise
     return folder
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from gigcast.settings import CHAMPION_ALIAS, DEFAULT_PORT, MODEL_NAME, tracking_uri
+from service.logs import LogFormat, configure_logging
+from service.server import ServeConfig
 
 # Bundles are fetched once at start; MLflow's download bars would only clutter the log.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(add_completion=False)
+log = logging.getLogger("gigcast.serve")
 
 
 @app.command()
@@ -30,36 +34,84 @@ def main(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Where downloaded bundles are kept; default ~/.cache/gigcast.")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes sharing the port (SO_REUSEPORT), one per core.")
+    ] = 1,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Serve Prometheus /metrics here; 0 picks a port.")
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="PEM certificate chain (with --tls-key).")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="PEM private key of the certificate.")
+    ] = None,
+    auth_tokens: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Bearer tokens, one per line; every call needs one."),
+    ] = None,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="auto: text on a terminal, JSON lines otherwise.")
+    ] = LogFormat.auto,
 ) -> None:
     """Serve gigcast.v1.ForecastService from the model at MODEL_NAME@ALIAS.
 
     Tracking URI: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working folder.
 
-    Example: gigcast-serve --port 50051
+    Example: gigcast-serve --port 50051 --metrics-port 9464 --workers 2
     """
+    from gigcast.registry import default_cache_dir
+    from service.server import read_tokens
+
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("give both --tls-cert and --tls-key, or neither", param_hint="--tls-cert")
+    try:
+        tokens = read_tokens(auth_tokens) if auth_tokens else frozenset()
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--auth-tokens") from None
+    configure_logging(log_format)
+    config = ServeConfig(
+        tracking_uri=tracking_uri(),
+        name=model_name,
+        alias=alias,
+        cache_dir=cache_dir or default_cache_dir(),
+        host=host,
+        port=port,
+        poll_seconds=poll_seconds,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        auth_tokens=tokens,
+    )
+    if workers > 1:
+        from service.workers import serve_workers
+
+        code = serve_workers(config, workers, log_format=log_format, metrics_port=metrics_port, target=run)
+        raise typer.Exit(code)
+    if metrics_port is not None:
+        from service.metrics import serve_metrics
+
+        bound = serve_metrics(host, metrics_port)
+        log.info("metrics on http://%s:%d/metrics", host, bound, extra={"metrics_port": bound})
+    raise typer.Exit(run(config))
+
+
+def run(config: ServeConfig) -> int:
+    """Serve in this process; a model that cannot be loaded, or a port taken, is one line and 1."""
     from mlflow.exceptions import MlflowException
 
     from gigcast.bundle import BundleError
-    from gigcast.registry import default_cache_dir
     from service.server import serve
     from service.store import ModelNotFoundError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uri = tracking_uri()
     try:
-        asyncio.run(
-            serve(
-                host=host,
-                port=port,
-                tracking_uri=uri,
-                name=model_name,
-                alias=alias,
-                cache_dir=cache_dir or default_cache_dir(),
-                poll_seconds=poll_seconds,
-            )
-        )
+        asyncio.run(serve(config))
     except (MlflowException, BundleError, ModelNotFoundError) as exc:
-        typer.echo(f"gigcast-serve: cannot load {model_name}@{alias} from {uri}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        pass
+        print(
+            f"gigcast-serve: cannot load {config.name}@{config.alias} from {config.tracking_uri}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    except RuntimeError as exc:  # grpc's "Failed to bind to address"
+        print(f"gigcast-serve: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -11,11 +11,12 @@ import binascii
 import json
 import math
 from datetime import date
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gigcast.countries import to_alpha2
-from gigcast.lookup import Basis, SkillEntry, WeekOutOfRangeError
+from gigcast.lookup import Basis, RateEstimate, SkillEntry, WeekOutOfRangeError
 from gigcast.v1 import forecast_pb2 as pb
 from service.errors import RequestError, invalid, skill_not_found
 from service.store import LoadedModel
@@ -51,40 +52,49 @@ MAX_PAGE_SIZE = 500
 
 
 def estimate_rate(model: LoadedModel, request: pb.EstimateRateRequest) -> pb.EstimateRateResponse:
-    entry = _skill(model, request.skill)
-    level = _level(request.experience_level)
-    country = _country(request.country)
-    offset = _week(model, request.week)
-    estimate = model.index.estimate_rate(entry, level=level, country=country, offset=offset)
-    return pb.EstimateRateResponse(
-        skill=estimate.skill,
-        week_start=estimate.week_start.isoformat(),
-        country=country or "",
-        experience_level=request.experience_level,
-        p10=estimate.p10,
-        p25=estimate.p25,
-        p50=estimate.p50,
-        p75=estimate.p75,
-        p90=estimate.p90,
-        median_interval=pb.Interval(lower=estimate.lower, upper=estimate.upper, coverage=estimate.coverage),
-        basis=_basis(estimate.basis),
-        model=_model_ref(model),
-    )
+    return pb.EstimateRateResponse(**_estimate(model, request), model=_model_ref(model))
 
 
 def batch_estimate_rates(
     model: LoadedModel, request: pb.BatchEstimateRatesRequest
 ) -> pb.BatchEstimateRatesResponse:
-    """Every estimate of the batch, in order; a bad item fails alone, with its own status."""
+    """Every estimate of the batch, in order; a bad item fails alone, with its own status.
+
+    The model is named once, on the batch, not on every item.
+    """
     if len(request.requests) > MAX_BATCH:
         raise invalid("requests", f"at most {MAX_BATCH} estimates in one call, got {len(request.requests)}")
     results = []
     for item in request.requests:
         try:
-            results.append(pb.EstimateRateResult(estimate=estimate_rate(model, item)))
+            results.append(pb.EstimateRateResult(estimate=_estimate(model, item)))
         except RequestError as error:
             results.append(pb.EstimateRateResult(error=_item_error(error)))
     return pb.BatchEstimateRatesResponse(results=results, model=_model_ref(model))
+
+
+def _estimate(model: LoadedModel, request: pb.EstimateRateRequest) -> dict[str, Any]:
+    """The fields of an EstimateRateResponse but its model. Nested messages are given as dicts
+    throughout this module: protobuf builds them in place, where a message would be copied.
+    """
+    entry = _skill(model, request.skill)
+    level = _level(request.experience_level)
+    country = _country(request.country)
+    offset = _week(model, request.week)
+    estimate = model.index.estimate_rate(entry, level=level, country=country, offset=offset)
+    return {
+        "skill": estimate.skill,
+        "week_start": estimate.week_start.isoformat(),
+        "country": country or "",
+        "experience_level": request.experience_level,
+        "p10": estimate.p10,
+        "p25": estimate.p25,
+        "p50": estimate.p50,
+        "p75": estimate.p75,
+        "p90": estimate.p90,
+        "median_interval": _interval(estimate),
+        "basis": _basis(estimate.basis),
+    }
 
 
 def forecast_rate(model: LoadedModel, request: pb.ForecastRateRequest) -> pb.ForecastRateResponse:
@@ -107,7 +117,7 @@ def forecast_rate(model: LoadedModel, request: pb.ForecastRateRequest) -> pb.For
                 p50=e.p50,
                 p75=e.p75,
                 p90=e.p90,
-                median_interval=pb.Interval(lower=e.lower, upper=e.upper, coverage=e.coverage),
+                median_interval=_interval(e),
             )
             for e in estimates
         ],
@@ -356,14 +366,18 @@ def _item_error(error: RequestError) -> pb.ItemError:
     )
 
 
-def _basis(basis: Basis) -> pb.Basis:
-    return pb.Basis(
-        source=BASIS_SOURCES[basis.source],
-        weeks_of_history=basis.weeks_of_history,
-        observations=basis.observations,
-        description=basis.description,
-    )
+def _interval(estimate: RateEstimate) -> dict[str, float]:
+    return {"lower": estimate.lower, "upper": estimate.upper, "coverage": estimate.coverage}
 
 
-def _model_ref(model: LoadedModel) -> pb.ModelRef:
-    return pb.ModelRef(name=model.name, version=model.version)
+def _basis(basis: Basis) -> dict[str, Any]:
+    return {
+        "source": BASIS_SOURCES[basis.source],
+        "weeks_of_history": basis.weeks_of_history,
+        "observations": basis.observations,
+        "description": basis.description,
+    }
+
+
+def _model_ref(model: LoadedModel) -> dict[str, str]:
+    return {"name": model.name, "version": model.version}

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from gigcast.bundle import MANIFEST_FILE, read_bundle
 from gigcast.lookup import ForecastIndex
 from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
+from service import metrics
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,11 @@ class Store:
 
     def __init__(self) -> None:
         self.current: LoadedModel | None = None
-        self.swaps = 0
-        self.refused = 0  # new versions that failed to load or check; the old one kept serving
 
     def swap(self, model: LoadedModel) -> None:
         self.current = model
-        self.swaps += 1
+        metrics.SWAPS.inc()
+        metrics.MODEL_VERSION.set(int(model.version))  # registry versions are numbers
 
 
 class ModelNotFoundError(LookupError):
@@ -74,7 +75,10 @@ def load(*, tracking_uri: str, version: RegisteredVersion, alias: str, cache_dir
     log.info("loading %s version %s from %s", version.name, version.version, folder)
     model = _indexed(version, alias, folder)
     pointer = {"version": version.version, "run_id": version.run_id, "folder": folder.name}
-    (cache_dir / f"{version.name}@{alias}.json").write_text(json.dumps(pointer), encoding="utf-8")
+    path = cache_dir / f"{version.name}@{alias}.json"
+    scratch = path.with_name(f"{path.name}.{os.getpid()}")  # replaced whole: readers never see half
+    scratch.write_text(json.dumps(pointer), encoding="utf-8")
+    os.replace(scratch, path)
     return model
 
 

@@ -25,7 +25,7 @@ def test_premiums_move_the_median_by_their_factor(model: LoadedModel) -> None:
     expert = index.estimate_rate(entry, level="expert", country=None, offset=0)
     entry_level = index.estimate_rate(entry, level="entry", country=None, offset=0)
     assert entry_level.p50 < base.p50 < expert.p50
-    premium = model.index._premiums[("level", "expert")][0]
+    premium = model.index._premiums[("level", "expert")].factor
     assert math.isclose(expert.p50 / base.p50, premium)
     assert expert.basis.source == "skill_level"
 

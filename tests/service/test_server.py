@@ -1,14 +1,19 @@
-"""A real grpc.aio server on a loopback port, called through real channels."""
+"""A real gRPC server on a loopback port, called through real channels."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
 
 import grpc
 import pytest
+import trustme
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -16,45 +21,66 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from service.server import SERVICE_NAME, create_server
+from service.server import SERVICE_NAME, ServeConfig, create_server, read_tokens
 from service.store import LoadedModel, Store
+
+LOOPBACK = ServeConfig(tracking_uri="unused", name="gigcast", alias="champion", cache_dir=Path("unused"))
+
+
+T = TypeVar("T")
 
 
 @dataclass
 class Running:
-    store: Store
-    channel: grpc.Channel
-    stub: pb_grpc.ForecastServiceStub
-    health: HealthServicer
-    loop: asyncio.AbstractEventLoop
+    """A started server on its own event loop thread, and a sync channel to it."""
 
-    def set_health(self, status: int) -> None:
-        asyncio.run_coroutine_threadsafe(self.health.set(SERVICE_NAME, status), self.loop).result()
+    loop: asyncio.AbstractEventLoop
+    server: grpc.aio.Server
+    port: int
+    store: Store
+    health: HealthServicer
+    channel: grpc.Channel
+
+    @property
+    def stub(self) -> pb_grpc.ForecastServiceStub:
+        return pb_grpc.ForecastServiceStub(self.channel)
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
+
+
+@contextlib.contextmanager
+def started(config: ServeConfig) -> Iterator[Running]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    store, health = Store(), HealthServicer()
+
+    async def start() -> tuple[grpc.aio.Server, int]:
+        server, port = create_server(config, store, health)
+        await server.start()
+        return server, port
+
+    server, port = asyncio.run_coroutine_threadsafe(start(), loop).result()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    running = Running(loop, server, port, store, health, channel)
+    try:
+        yield running
+    finally:
+        channel.close()
+        running.run(server.stop(None))
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
 
 
 @pytest.fixture
 def running() -> Iterator[Running]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    store = Store()
-
-    async def start() -> tuple[grpc.aio.Server, int, HealthServicer]:
-        health = HealthServicer()
-        server, port = create_server("127.0.0.1:0", store, health)
-        await server.start()
-        return server, port, health
-
-    server, port, health = asyncio.run_coroutine_threadsafe(start(), loop).result()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield Running(store, channel, pb_grpc.ForecastServiceStub(channel), health, loop)
-    channel.close()
-    asyncio.run_coroutine_threadsafe(server.stop(None), loop).result()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
+    with started(LOOPBACK) as running:
+        yield running
 
 
 def test_unavailable_until_a_model_is_loaded_then_answers(running: Running, model: LoadedModel) -> None:
@@ -106,7 +132,7 @@ def test_batch_and_rate_path_through_the_server(running: Running, model: LoadedM
 
 def test_health_and_reflection_are_served(running: Running) -> None:
     health = health_pb2_grpc.HealthStub(running.channel)
-    running.set_health(health_pb2.HealthCheckResponse.SERVING)
+    running.run(running.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING))
     answer = health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=5)
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
@@ -118,8 +144,54 @@ def test_health_and_reflection_are_served(running: Running) -> None:
     assert {"gigcast.v1.ForecastService", "grpc.health.v1.Health"} <= names
 
 
-RPCS = [method.name for method in pb.DESCRIPTOR.services_by_name["ForecastService"].methods]
+SERVICE = pb.DESCRIPTOR.services_by_name["ForecastService"]
+RPCS = [method.name for method in SERVICE.methods]
 ALLOWED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
+WORDS = ["", " ", "prompt engineering", "PROMPT-ENGINEERING", "US", "india", "2026-11-23", "1999-01-01", "é"]
+
+
+def values(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
+    """Any value protobuf accepts for ``field``: in range and out, names real and not."""
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return messages(field.message_type, depth + 1)
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return st.one_of(st.sampled_from(WORDS), st.text(max_size=24))
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return st.booleans()
+    if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return st.floats(width=32 if field.type == FieldDescriptor.TYPE_FLOAT else 64)
+    return st.integers(-(2**31), 2**31 - 1)  # int32 and enums, open as proto3 enums are
+
+
+def messages(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
+    fields = {}
+    for field in descriptor.fields:
+        value = values(field, depth)
+        if field.is_repeated:
+            value = st.lists(value, max_size=0 if depth else 4)  # type: ignore[assignment]
+        fields[field.name] = value
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+@pytest.mark.parametrize("method", SERVICE.methods, ids=RPCS)
+def test_generated_requests_get_answers_or_client_errors(
+    running: Running, model: LoadedModel, method: MethodDescriptor
+) -> None:
+    running.store.swap(model)
+    request_type = getattr(pb, method.input_type.name)
+    call = running.channel.unary_unary(
+        f"/{SERVICE.full_name}/{method.name}", request_serializer=request_type.SerializeToString
+    )
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(messages(method.input_type))
+    def check(fields: dict[str, Any]) -> None:
+        try:
+            call(request_type(**fields), timeout=5)
+        except grpc.RpcError as error:
+            assert error.code() in ALLOWED, (method.name, fields, error.code(), error.details())
+
+    check()
 
 
 @pytest.mark.parametrize("rpc", RPCS)
@@ -141,3 +213,88 @@ def test_no_bytes_of_any_kind_get_unknown_or_internal(running: Running, model: L
         call(b"\xff\xff\xff", timeout=5)  # not a protobuf message at all
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "request" in caught.value.details()
+
+
+def requests_counted(method: str, code: str) -> float:
+    labels = {"method": method, "code": code}
+    return REGISTRY.get_sample_value("gigcast_request_seconds_count", labels) or 0.0
+
+
+def test_metrics_count_calls_by_method_and_code(running: Running, model: LoadedModel) -> None:
+    running.store.swap(model)
+    before_ok = requests_counted("EstimateRate", "OK")
+    before_missing = requests_counted("EstimateRate", "NOT_FOUND")
+    slowest = {"method": "EstimateRate", "code": "OK", "le": "+Inf"}
+    before_latency = REGISTRY.get_sample_value("gigcast_request_seconds_bucket", slowest) or 0.0
+    skill = next(iter(model.index.skills))
+    for _ in range(3):
+        running.stub.EstimateRate(pb.EstimateRateRequest(skill=skill), timeout=5)
+    with pytest.raises(grpc.RpcError):
+        running.stub.EstimateRate(pb.EstimateRateRequest(skill="no such skill"), timeout=5)
+    assert requests_counted("EstimateRate", "OK") == before_ok + 3
+    assert requests_counted("EstimateRate", "NOT_FOUND") == before_missing + 1
+    assert REGISTRY.get_sample_value("gigcast_request_seconds_bucket", slowest) == before_latency + 3
+    assert REGISTRY.get_sample_value("gigcast_model_version") == 1
+
+
+def test_a_call_past_its_deadline_fails_alone(running: Running, model: LoadedModel) -> None:
+    running.store.swap(model)
+    skill = next(iter(model.index.skills))
+    batch = pb.BatchEstimateRatesRequest(requests=[pb.EstimateRateRequest(skill=skill)] * 1000)
+    with pytest.raises(grpc.RpcError) as caught:
+        running.stub.BatchEstimateRates(batch, timeout=0.0001)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    answered = running.stub.BatchEstimateRates(batch, timeout=10)
+    assert len(answered.results) == 1000
+    assert requests_counted("BatchEstimateRates", "INTERNAL") == 0
+    assert requests_counted("BatchEstimateRates", "UNKNOWN") == 0
+
+
+def test_tokens_are_required_except_for_health(model: LoadedModel, tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# the platform's backend\nsecret-one\n\nsecret-two\n")
+    with started(replace(LOOPBACK, auth_tokens=read_tokens(tokens))) as running:
+        running.store.swap(model)
+        running.run(running.health.set("", health_pb2.HealthCheckResponse.SERVING))
+        skill = next(iter(model.index.skills))
+        request = pb.EstimateRateRequest(skill=skill)
+        stub = running.stub
+        for metadata in [(), (("authorization", "Bearer wrong"),), (("authorization", "secret-one"),)]:
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.EstimateRate(request, metadata=metadata, timeout=5)
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED, metadata
+        for token in ("secret-one", "secret-two"):
+            answer = stub.EstimateRate(request, metadata=(("authorization", f"Bearer {token}"),), timeout=5)
+            assert answer.skill == skill
+        probe = health_pb2_grpc.HealthStub(running.channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert probe.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_an_empty_token_file_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "tokens"
+    empty.write_text("# nobody yet\n")
+    with pytest.raises(ValueError, match="no tokens"):
+        read_tokens(empty)
+
+
+def test_tls_serves_clients_that_trust_the_certificate(model: LoadedModel, tmp_path: Path) -> None:
+    authority = trustme.CA()
+    issued = authority.issue_cert("localhost", "127.0.0.1")
+    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    with started(replace(LOOPBACK, tls_cert=cert, tls_key=key)) as running:
+        running.store.swap(model)
+        request = pb.EstimateRateRequest(skill=next(iter(model.index.skills)))
+        trusted = grpc.ssl_channel_credentials(root_certificates=authority.cert_pem.bytes())
+        with grpc.secure_channel(f"localhost:{running.port}", trusted) as channel:
+            answer = pb_grpc.ForecastServiceStub(channel).EstimateRate(request, timeout=5)
+            assert answer.skill == request.skill
+        with pytest.raises(grpc.RpcError) as caught:
+            running.stub.EstimateRate(request, timeout=5)  # a plain channel
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_taken_port_is_not_shared_by_accident(running: Running) -> None:
+    with pytest.raises(RuntimeError):
+        create_server(replace(LOOPBACK, port=running.port), Store(), HealthServicer())

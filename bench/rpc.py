@@ -1,0 +1,312 @@
+"""What gigcast costs over gRPC itself, and which server model serves it best.
+
+One load client (its own process: grpc.aio, --concurrency calls in flight for --seconds) is
+pointed in turn at:
+
+- gigcast-serve answering EstimateRate from a model trained on a synthetic market;
+- a bare server of the same kind (grpc.aio) returning a constant EstimateRateResponse of the
+  same size: the cost of gRPC and Python alone;
+- a sync server (thread pool of --threads) answering with gigcast's EstimateRate handler, and a
+  bare sync server: the other server model, for the choice.
+
+Rounds are interleaved and the median kept, so that the machine's drift hits all alike. Each
+server also gets single-stream round trips (p50/p99). Then gigcast-serve answers
+BatchEstimateRates of 1,000 (server time from its own latency histogram); RSS of both.
+
+Usage: python bench/rpc.py [--skills 20] [--seconds 4] [--rounds 3] [--concurrency 32] [--workers 1]
+                           [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import multiprocessing
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+
+from gigcast.bundle import read_bundle
+from gigcast.lookup import ForecastIndex
+from gigcast.v1 import forecast_pb2 as pb
+from gigcast.v1 import forecast_pb2_grpc as pb_grpc
+from service import handlers
+from service.server import SERVICE_NAME
+from service.store import LoadedModel
+
+BIN = Path(sys.executable).parent
+LEVELS = (pb.EXPERIENCE_LEVEL_UNSPECIFIED, pb.EXPERIENCE_LEVEL_ENTRY, pb.EXPERIENCE_LEVEL_EXPERT)
+COUNTRIES = ("", "US", "IN", "DE", "PL", "BR")
+
+
+def requests_for(skills: list[str]) -> list[pb.EstimateRateRequest]:
+    """A mix of skills, levels and countries, so that no single lookup path is all that is timed."""
+    return [
+        pb.EstimateRateRequest(skill=skill, experience_level=level, country=country)
+        for skill, level, country in itertools.product(skills, LEVELS, COUNTRIES)
+    ]
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+
+def _service(answer: Callable[..., object]) -> dict[str, grpc.RpcMethodHandler]:
+    method = grpc.unary_unary_rpc_method_handler(
+        answer,
+        request_deserializer=pb.EstimateRateRequest.FromString,
+        response_serializer=pb.EstimateRateResponse.SerializeToString,
+    )
+    return {"EstimateRate": method}
+
+
+def _register(server: grpc.Server | grpc.aio.Server, rpcs: dict[str, grpc.RpcMethodHandler]) -> None:
+    """As gigcast-serve and the generated code register a service."""
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, rpcs),))
+    server.add_registered_method_handlers(SERVICE_NAME, rpcs)
+
+
+def bare_aio(response: bytes, ready: multiprocessing.Queue[int]) -> None:
+    constant = pb.EstimateRateResponse.FromString(response)
+
+    async def answer(request: pb.EstimateRateRequest, context: object) -> pb.EstimateRateResponse:
+        return constant
+
+    asyncio.run(_aio(_service(answer), ready))
+
+
+def bare_sync(response: bytes, threads: int, ready: multiprocessing.Queue[int]) -> None:
+    constant = pb.EstimateRateResponse.FromString(response)
+    _sync(_service(lambda request, context: constant), threads, ready)
+
+
+def gigcast_sync(bundle: str, threads: int, ready: multiprocessing.Queue[int]) -> None:
+    """gigcast's EstimateRate handler on a sync server with a thread pool."""
+    model = LoadedModel("gigcast", "1", "champion", "", ForecastIndex(read_bundle(Path(bundle))))
+    _sync(_service(lambda request, context: handlers.estimate_rate(model, request)), threads, ready)
+
+
+def _sync(service: dict[str, grpc.RpcMethodHandler], threads: int, ready: multiprocessing.Queue[int]) -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
+    _register(server, service)
+    ready.put(server.add_insecure_port("127.0.0.1:0"))
+    server.start()
+    server.wait_for_termination()
+
+
+async def _aio(service: dict[str, grpc.RpcMethodHandler], ready: multiprocessing.Queue[int]) -> None:
+    server = grpc.aio.server()
+    _register(server, service)
+    ready.put(server.add_insecure_port("127.0.0.1:0"))
+    await server.start()
+    await server.wait_for_termination()
+
+
+# --- clients -------------------------------------------------------------------------------------
+
+
+def load(target: str, requests: list[bytes], seconds: float, concurrency: int) -> float:
+    """Calls per second with ``concurrency`` calls in flight on one channel."""
+
+    async def run() -> float:
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = pb_grpc.ForecastServiceStub(channel)
+            messages = [pb.EstimateRateRequest.FromString(r) for r in requests]
+            for message in messages[:200]:
+                await stub.EstimateRate(message)
+            done = 0
+            end = time.perf_counter() + seconds
+
+            async def caller(offset: int) -> None:
+                nonlocal done
+                for message in itertools.islice(itertools.cycle(messages), offset, None):
+                    if time.perf_counter() >= end:
+                        return
+                    await stub.EstimateRate(message)
+                    done += 1
+
+            began = time.perf_counter()
+            await asyncio.gather(*(caller(i * 7) for i in range(concurrency)))
+            return done / (time.perf_counter() - began)
+
+    return asyncio.run(run())
+
+
+def round_trips(target: str, requests: list[bytes], calls: int) -> list[float]:
+    """Seconds of each of ``calls`` calls made one after the other."""
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.ForecastServiceStub(channel)
+        messages = [pb.EstimateRateRequest.FromString(r) for r in requests]
+        for message in messages[:200]:
+            stub.EstimateRate(message)
+        times = []
+        for message in itertools.islice(itertools.cycle(messages), calls):
+            began = time.perf_counter()
+            stub.EstimateRate(message)
+            times.append(time.perf_counter() - began)
+    return times
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def children_rss_mb(pid: int) -> float:
+    """RSS of a process and its workers."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return rss_mb(pid) + sum(rss_mb(int(child)) for child in found)
+
+
+def scrape(port: int, name: str, labels: str) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    match = re.search(rf"^{name}\{{{labels}\}} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--skills", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--calls", type=int, default=3000, help="single-stream round trips")
+    parser.add_argument("--batches", type=int, default=30, help="BatchEstimateRates calls of 1,000")
+    parser.add_argument("--workers", type=int, default=1, help="gigcast-serve --workers")
+    parser.add_argument("--threads", type=int, default=2, help="thread pool of the sync servers")
+    options = parser.parse_args()
+
+    spawn = multiprocessing.get_context("spawn")
+    workdir = Path(tempfile.mkdtemp(prefix="gigcast-bench-rpc-"))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
+    postings = workdir / "postings.parquet"
+    train = str(BIN / "gigcast-train")
+    synth = [train, "synth", "--out", str(postings), "--skills", str(options.skills), "--weeks", "104"]
+    subprocess.run(synth, check=True, capture_output=True)
+    fit = [train, "run", "--data", str(postings), "--quiet"]
+    subprocess.run(fit, check=True, cwd=workdir, env=env, capture_output=True)
+
+    serve = [
+        str(BIN / "gigcast-serve"),
+        "--port=0",
+        "--metrics-port=0",
+        f"--workers={options.workers}",
+        f"--cache-dir={workdir / 'cache'}",
+        "--log-format=text",
+    ]
+    gigcast = subprocess.Popen(serve, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
+    servers: list[multiprocessing.process.BaseProcess] = []
+    try:
+        assert gigcast.stderr is not None
+        target = metrics_port = None
+        for line in gigcast.stderr:
+            if match := re.search(r"metrics .*on http://127\.0\.0\.1:(\d+)", line):
+                metrics_port = int(match.group(1))
+            if match := re.search(r"SERVING .* on (127\.0\.0\.1:\d+)", line):
+                target = match.group(1)
+                break
+        if target is None or metrics_port is None:
+            raise SystemExit("gigcast-serve did not start")
+        channel = grpc.insecure_channel(target)
+        stub = pb_grpc.ForecastServiceStub(channel)
+        skills = [s.id for s in stub.ListSkills(pb.ListSkillsRequest(page_size=500)).skills]
+        requests = requests_for(skills)
+        constant = stub.EstimateRate(requests[0]).SerializeToString()
+        bundle = next((workdir / "cache").glob("gigcast-v*"))
+
+        targets = {"gigcast-serve (aio)": target}
+        for label, body, arguments in [
+            ("bare aio", bare_aio, (constant,)),
+            ("gigcast handler, sync", gigcast_sync, (str(bundle), options.threads)),
+            ("bare sync", bare_sync, (constant, options.threads)),
+        ]:
+            ready = spawn.Queue()
+            process = spawn.Process(target=body, args=(*arguments, ready), daemon=True)
+            process.start()
+            servers.append(process)
+            targets[label] = f"127.0.0.1:{ready.get(timeout=60)}"
+
+        wire = [r.SerializeToString() for r in requests]
+        throughput: dict[str, list[float]] = {label: [] for label in targets}
+        single: dict[str, list[float]] = {label: [] for label in targets}
+        with spawn.Pool(1) as client:
+            for _ in range(options.rounds):
+                for label, address in targets.items():
+                    rate = client.apply(load, (address, wire, options.seconds, options.concurrency))
+                    throughput[label].append(rate)
+                    calls = options.calls // options.rounds
+                    single[label] += client.apply(round_trips, (address, wire, calls))
+
+        batch = pb.BatchEstimateRatesRequest(requests=[requests[i % len(requests)] for i in range(1000)])
+        stub.BatchEstimateRates(batch)
+        labels = 'code="OK",method="BatchEstimateRates"'
+        before = (
+            scrape(metrics_port, "gigcast_request_seconds_sum", labels),
+            scrape(metrics_port, "gigcast_request_seconds_count", labels),
+        )
+        batch_trips = []
+        for _ in range(options.batches):
+            began = time.perf_counter()
+            stub.BatchEstimateRates(batch)
+            batch_trips.append(time.perf_counter() - began)
+        after = (
+            scrape(metrics_port, "gigcast_request_seconds_sum", labels),
+            scrape(metrics_port, "gigcast_request_seconds_count", labels),
+        )
+        batch_server = (after[0] - before[0]) / (after[1] - before[1])
+        channel.close()
+        rss = {"gigcast": children_rss_mb(gigcast.pid), "bare": rss_mb(servers[0].pid)}
+    finally:
+        gigcast.send_signal(signal.SIGTERM)
+        gigcast.wait(timeout=30)
+        for process in servers:
+            process.kill()
+
+    median = {label: statistics.median(rates) for label, rates in throughput.items()}
+    base = median["bare aio"]
+    print(
+        f"market: {options.skills} skills, {len(requests)} distinct requests, "
+        f"{options.concurrency} in flight, median of {options.rounds} × {options.seconds:g} s, "
+        f"gigcast-serve --workers {options.workers}, sync servers --threads {options.threads}"
+    )
+    ms = 1000
+    print(
+        f"{'EstimateRate server':22s} {'calls/s':>8s} {'vs bare aio':>12s}   single stream p50, p99   rounds"
+    )
+    for label, rate in median.items():
+        rounds = ", ".join(f"{r:.0f}" for r in throughput[label])
+        times = sorted(single[label])
+        p50, p99 = pct(times, 0.5) * ms, pct(times, 0.99) * ms
+        print(f"{label:22s} {rate:8.0f} {rate / base:11.2f}×   {p50:6.3f} ms, {p99:6.3f} ms   {rounds}")
+    aio = median["gigcast-serve (aio)"] / base
+    sync = median["gigcast handler, sync"] / median["bare sync"]
+    print(f"gigcast / bare on the same server model: aio {aio:.2f}, sync {sync:.2f}")
+    print(
+        f"BatchEstimateRates × 1000: server time {batch_server * ms:.2f} ms (mean of {options.batches}), "
+        f"round trip p50 {statistics.median(batch_trips) * ms:.2f} ms"
+    )
+    print(f"RSS after the run: gigcast-serve {rss['gigcast']:.0f} MB, bare aio {rss['bare']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
