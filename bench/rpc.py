@@ -13,7 +13,7 @@ Rounds are interleaved and the median kept, so that the machine's drift hits all
 server also gets single-stream round trips (p50/p99). Then gigcast-serve answers
 BatchEstimateRates of 1,000 (server time from its own latency histogram); RSS of both.
 
-Usage: python bench/rpc.py [--skills 20] [--seconds 4] [--rounds 3] [--concurrency 32] [--workers 1]
+Usage: python bench/rpc.py [--skills 20] [--seconds 4] [--rounds 5] [--concurrency 64] [--workers 1]
                            [--threads 2]
 """
 
@@ -47,6 +47,7 @@ from service.server import SERVICE_NAME
 from service.store import LoadedModel
 
 BIN = Path(sys.executable).parent
+WARM_UP = 200  # calls before the clock starts
 LEVELS = (pb.EXPERIENCE_LEVEL_UNSPECIFIED, pb.EXPERIENCE_LEVEL_ENTRY, pb.EXPERIENCE_LEVEL_EXPERT)
 COUNTRIES = ("", "US", "IN", "DE", "PL", "BR")
 
@@ -123,7 +124,7 @@ def load(target: str, requests: list[bytes], seconds: float, concurrency: int) -
         async with grpc.aio.insecure_channel(target) as channel:
             stub = pb_grpc.ForecastServiceStub(channel)
             messages = [pb.EstimateRateRequest.FromString(r) for r in requests]
-            for message in messages[:200]:
+            for message in messages[:WARM_UP]:
                 await stub.EstimateRate(message)
             done = 0
             end = time.perf_counter() + seconds
@@ -148,7 +149,7 @@ def round_trips(target: str, requests: list[bytes], calls: int) -> list[float]:
     with grpc.insecure_channel(target) as channel:
         stub = pb_grpc.ForecastServiceStub(channel)
         messages = [pb.EstimateRateRequest.FromString(r) for r in requests]
-        for message in messages[:200]:
+        for message in messages[:WARM_UP]:
             stub.EstimateRate(message)
         times = []
         for message in itertools.islice(itertools.cycle(messages), calls):
@@ -161,15 +162,27 @@ def round_trips(target: str, requests: list[bytes], calls: int) -> list[float]:
 # --- the run -------------------------------------------------------------------------------------
 
 
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
-
-
-def children_rss_mb(pid: int) -> float:
-    """RSS of a process and its workers."""
+def family(pid: int) -> list[int]:
+    """A process and its children (gigcast-serve's workers)."""
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return rss_mb(pid) + sum(rss_mb(int(child)) for child in found)
+    return [pid, *map(int, found)]
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return total / 1024
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system time the processes have used, all their threads included."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def scrape(port: int, name: str, labels: str) -> float:
@@ -188,8 +201,8 @@ def main() -> None:
     )
     parser.add_argument("--skills", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=64, help="calls in flight: enough to saturate")
     parser.add_argument("--calls", type=int, default=3000, help="single-stream round trips")
     parser.add_argument("--batches", type=int, default=30, help="BatchEstimateRates calls of 1,000")
     parser.add_argument("--workers", type=int, default=1, help="gigcast-serve --workers")
@@ -235,6 +248,7 @@ def main() -> None:
         bundle = next((workdir / "cache").glob("gigcast-v*"))
 
         targets = {"gigcast-serve (aio)": target}
+        pids = {"gigcast-serve (aio)": family(gigcast.pid)}
         for label, body, arguments in [
             ("bare aio", bare_aio, (constant,)),
             ("gigcast handler, sync", gigcast_sync, (str(bundle), options.threads)),
@@ -245,15 +259,20 @@ def main() -> None:
             process.start()
             servers.append(process)
             targets[label] = f"127.0.0.1:{ready.get(timeout=60)}"
+            pids[label] = [process.pid]  # type: ignore[list-item]
 
         wire = [r.SerializeToString() for r in requests]
         throughput: dict[str, list[float]] = {label: [] for label in targets}
+        cost: dict[str, list[float]] = {label: [] for label in targets}  # server CPU per call
         single: dict[str, list[float]] = {label: [] for label in targets}
         with spawn.Pool(1) as client:
             for _ in range(options.rounds):
                 for label, address in targets.items():
+                    used = cpu_seconds(pids[label])
                     rate = client.apply(load, (address, wire, options.seconds, options.concurrency))
+                    used = cpu_seconds(pids[label]) - used
                     throughput[label].append(rate)
+                    cost[label].append(used / (rate * options.seconds + WARM_UP))
                     calls = options.calls // options.rounds
                     single[label] += client.apply(round_trips, (address, wire, calls))
 
@@ -275,7 +294,7 @@ def main() -> None:
         )
         batch_server = (after[0] - before[0]) / (after[1] - before[1])
         channel.close()
-        rss = {"gigcast": children_rss_mb(gigcast.pid), "bare": rss_mb(servers[0].pid)}
+        rss = {"gigcast": rss_mb(pids["gigcast-serve (aio)"]), "bare": rss_mb(pids["bare aio"])}
     finally:
         gigcast.send_signal(signal.SIGTERM)
         gigcast.wait(timeout=30)
@@ -291,13 +310,18 @@ def main() -> None:
     )
     ms = 1000
     print(
-        f"{'EstimateRate server':22s} {'calls/s':>8s} {'vs bare aio':>12s}   single stream p50, p99   rounds"
+        f"{'EstimateRate server':22s} {'calls/s':>8s} {'vs bare aio':>12s} {'server CPU/call':>16s}"
+        "   single stream p50, p99   rounds"
     )
     for label, rate in median.items():
         rounds = ", ".join(f"{r:.0f}" for r in throughput[label])
         times = sorted(single[label])
         p50, p99 = pct(times, 0.5) * ms, pct(times, 0.99) * ms
-        print(f"{label:22s} {rate:8.0f} {rate / base:11.2f}×   {p50:6.3f} ms, {p99:6.3f} ms   {rounds}")
+        us = statistics.median(cost[label]) * 1e6
+        print(
+            f"{label:22s} {rate:8.0f} {rate / base:11.2f}× {us:13.0f} µs"
+            f"   {p50:6.3f} ms, {p99:6.3f} ms   {rounds}"
+        )
     aio = median["gigcast-serve (aio)"] / base
     sync = median["gigcast handler, sync"] / median["bare sync"]
     print(f"gigcast / bare on the same server model: aio {aio:.2f}, sync {sync:.2f}")
