@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import grpc
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 DOMAIN = "gigcast.v1"
@@ -41,7 +41,8 @@ class RequestError(Exception):
             details.append(
                 _pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN, metadata=self.metadata))
             )
-        status = status_pb2.Status(code=_CODES[self.code], message=self.message, details=details)
+        # grpc's status codes carry google.rpc's numbers
+        status = status_pb2.Status(code=self.code.value[0], message=self.message, details=details)
         return rpc_status.to_status(status)
 
 
@@ -73,11 +74,3 @@ def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
-
-
-_CODES = {
-    grpc.StatusCode.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND: code_pb2.NOT_FOUND,
-    grpc.StatusCode.UNAVAILABLE: code_pb2.UNAVAILABLE,
-    grpc.StatusCode.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
-}

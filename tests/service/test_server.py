@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
+from service.errors import RequestError
 from service.server import SERVICE_NAME, ServeConfig, create_server, read_tokens
 from service.store import LoadedModel, Store
 
@@ -298,3 +299,9 @@ def test_tls_serves_clients_that_trust_the_certificate(model: LoadedModel, tmp_p
 def test_a_taken_port_is_not_shared_by_accident(running: Running) -> None:
     with pytest.raises(RuntimeError):
         create_server(replace(LOOPBACK, port=running.port), Store(), HealthServicer())
+
+
+@pytest.mark.parametrize("code", [c for c in grpc.StatusCode if c is not grpc.StatusCode.OK])
+def test_every_status_code_becomes_a_rich_status(code: grpc.StatusCode) -> None:
+    status = RequestError(code, "why").to_status()
+    assert status.code == code and status.details == "why"
