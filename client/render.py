@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from rich.console import Group
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from gigcast.v1 import forecast_pb2 as pb
@@ -17,10 +19,15 @@ BASIS_NAMES = {
     pb.BASIS_SOURCE_SKILL_LEVEL_REGION: "skill, level and the country's region",
     pb.BASIS_SOURCE_SKILL_REGION: "skill and the country's region",
 }
-BARS = " ▁▂▃▄▅▆▇█"
+SPARKS = "▁▂▃▄▅▆▇█"
+TRENDS = {
+    pb.DEMAND_TREND_RISING: ("rising", "green"),
+    pb.DEMAND_TREND_STABLE: ("stable", "yellow"),
+    pb.DEMAND_TREND_COOLING: ("cooling", "red"),
+}
 
 
-def rate(response: pb.EstimateRateResponse) -> Group:
+def rate(response: pb.EstimateRateResponse, ahead: pb.ForecastRateResponse) -> Group:
     level = pb.ExperienceLevel.Name(response.experience_level).removeprefix("EXPERIENCE_LEVEL_").lower()
     where = response.country or "all markets"
     level = "all levels" if level == "unspecified" else level
@@ -30,12 +37,18 @@ def rate(response: pb.EstimateRateResponse) -> Group:
         table.add_column(name, justify="right", style="bold" if name == "p50" else None)
     table.add_row(*(f"${getattr(response, name):,.0f}/h" for name in ("p10", "p25", "p50", "p75", "p90")))
     interval = response.median_interval
+    medians = [point.p50 for point in ahead.points]
     return Group(
         heading,
         table,
         Text(
             f"median forecast ${response.p50:,.2f}/h, {interval.coverage:.0%} interval "
             f"${interval.lower:,.2f}–${interval.upper:,.2f}"
+        ),
+        Text.assemble(
+            f"next {len(medians)} weeks: ${medians[0]:,.2f} → ${medians[-1]:,.2f}/h ",
+            _change(medians[0], medians[-1]),
+            f"  {sparkline(medians)}",
         ),
         _footer(response.basis, response.model),
     )
@@ -49,7 +62,7 @@ def demand(response: pb.ForecastDemandResponse) -> Group:
     table.add_column("p10", justify="right")
     table.add_column("p50", justify="right", style="bold")
     table.add_column("p90", justify="right")
-    table.add_column("")
+    table.add_column("p10 ▓ p50 ░ p90")
     top = max((p.p90 for p in response.points), default=0.0) or 1.0
     for point in response.points:
         table.add_row(
@@ -57,17 +70,111 @@ def demand(response: pb.ForecastDemandResponse) -> Group:
             f"{point.p10:,.1f}",
             f"{point.p50:,.1f}",
             f"{point.p90:,.1f}",
-            _bar(point.p50 / top),
+            interval_bar(point.p10 / top, point.p50 / top, point.p90 / top),
         )
-    return Group(heading, table, _footer(response.basis, response.model))
+    medians = [point.p50 for point in response.points]
+    start, end = medians[0], medians[-1]
+    trend = Text.assemble(f"{start:,.1f} → {end:,.1f} a week ", _change(start, end), f" {sparkline(medians)}")
+    return Group(heading, table, trend, _footer(response.basis, response.model))
 
 
-def _bar(share: float, width: int = 20) -> str:
-    filled = max(0.0, min(1.0, share)) * width
-    whole = int(filled)
-    return "█" * whole + (BARS[int((filled - whole) * 8)] if whole < width else "")
+def quote(response: pb.QuoteGigResponse) -> Group:
+    word, colour = TRENDS.get(response.demand_trend, ("unknown", "dim"))
+    heading = Text.assemble(
+        (f"${response.low_usd:,.0f} – ${response.high_usd:,.0f}", "bold"),
+        f"  (median ${response.mid_usd:,.0f}) · demand ",
+        (word, colour),
+    )
+    table = Table("skill", *(Column(name, justify="right") for name in ("p25", "p50", "p75")), "demand")
+    for item in response.skills:
+        word, colour = TRENDS.get(item.demand_trend, ("unknown", "dim"))
+        table.add_row(
+            item.skill,
+            f"${item.hourly_p25:,.0f}/h",
+            f"${item.hourly_p50:,.0f}/h",
+            f"${item.hourly_p75:,.0f}/h",
+            Text(word, style=colour),
+        )
+    return Group(heading, table, Text(response.explanation), _model(response.model))
+
+
+def skills(response: pb.ListSkillsResponse) -> Group:
+    table = Table()
+    for name in ("id", "name", "category", "weeks", "also"):
+        table.add_column(name, justify="right" if name == "weeks" else "left")
+    for skill in response.skills:
+        weeks = str(skill.weeks_of_history)
+        table.add_row(skill.id, skill.display_name, skill.category, weeks, ", ".join(skill.aliases))
+    count = response.total_size
+    return Group(table, Text(f"{count} skill{'' if count == 1 else 's'}", style="dim"))
+
+
+def movers(response: pb.ListMoversResponse) -> Group:
+    unit = "USD/h" if response.metric == pb.MOVER_METRIC_RATE else "postings a week"
+    parts: list[Table | Text] = []
+    for title, rows in (("rising", response.rising), ("falling", response.falling)):
+        table = Table(title=f"{title} ({unit})", title_justify="left")
+        for name in ("skill", "now", "then", "change"):
+            table.add_column(name, justify="left" if name == "skill" else "right")
+        for mover in rows:
+            table.add_row(
+                mover.display_name or mover.skill,
+                f"{mover.current:,.1f}",
+                f"{mover.forecast:,.1f}",
+                _change(mover.current, mover.forecast),
+            )
+        parts.append(table)
+    return Group(*parts, _model(response.model))
+
+
+def info(response: pb.GetModelInfoResponse) -> Group:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    trained = response.trained_at.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    for name, value in (
+        ("model", f"{response.name} v{response.version} (@{response.alias})"),
+        ("trained", trained),
+        ("data", f"{response.data_start} to {response.data_end}"),
+        ("skills", str(response.skill_count)),
+        ("run", response.run_id),
+    ):
+        table.add_row(name, value)
+    metrics = Table("metric", Column("value", justify="right"))
+    for name in sorted(response.metrics):
+        metrics.add_row(name, f"{response.metrics[name]:.3f}")
+    return Group(table, metrics)
+
+
+def sparkline(values: list[float]) -> str:
+    """Values as block heights, lowest to highest; a flat line when they do not move."""
+    low, high = min(values, default=0.0), max(values, default=0.0)
+    if high - low <= 1e-9 * max(abs(high), 1.0):
+        return SPARKS[3] * len(values)
+    return "".join(SPARKS[round((v - low) / (high - low) * (len(SPARKS) - 1))] for v in values)
+
+
+def _change(start: float, end: float) -> Text:
+    if start <= 0:
+        return Text("")
+    change = end / start - 1
+    return Text(f"{change:+.1%}", style="green" if change > 0 else "red" if change < 0 else "")
+
+
+def interval_bar(low: float, mid: float, high: float, width: int = 24) -> str:
+    """An 80% interval as a bar on a 0–1 scale: blank to p10, ▓ to the median, ░ to p90."""
+
+    def cells(share: float) -> int:
+        return round(max(0.0, min(1.0, share)) * width)
+
+    start, middle, end = cells(low), cells(mid), cells(high)
+    return " " * start + "▓" * (middle - start) + "░" * (end - middle)
 
 
 def _footer(basis: pb.Basis, model: pb.ModelRef) -> Text:
     source = BASIS_NAMES.get(basis.source, "unknown")
     return Text(f"basis: {source} ({basis.description}) · model {model.name} v{model.version}", style="dim")
+
+
+def _model(model: pb.ModelRef) -> Text:
+    return Text(f"model {model.name} v{model.version}", style="dim")

@@ -1,16 +1,105 @@
+"""The gigcast CLI against a real server on a loopback port, through Typer's runner."""
+
 from __future__ import annotations
 
+import json
 import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
-from typer.testing import CliRunner
+import pytest
+import trustme
+from typer.testing import CliRunner, Result
 
+from client import cli
 from client.cli import app
+from service.store import LoadedModel
+from tests.serving import LOOPBACK, Running, started
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(model: LoadedModel) -> Iterator[Running]:
+    with started(LOOPBACK) as running:
+        running.store.swap(model)
+        yield running
+
+
+def gigcast(server: Running, *args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(app, ["--target", f"127.0.0.1:{server.port}", *args], env=env)
+
+
+def first_skill(model: LoadedModel) -> str:
+    return next(iter(model.index.skills.values())).display_name.upper()  # names work in any case
+
+
+def test_rate_shows_percentiles_trend_basis_and_model(server: Running, model: LoadedModel) -> None:
+    result = gigcast(server, "rate", first_skill(model), "--level", "expert", "--country", "Germany")
+    assert result.exit_code == 0, result.output
+    for text in ("p10", "p90", "median forecast", "next 12 weeks", "basis:", "model gigcast v1", "DE"):
+        assert text in result.output
+
+
+def test_rate_json_holds_the_estimate_and_its_path(server: Running, model: LoadedModel) -> None:
+    result = gigcast(server, "rate", first_skill(model), "--json")
+    answer = json.loads(result.output)
+    estimate, points = answer["estimate"], answer["forecast"]["points"]
+    assert estimate["p10"] <= estimate["p50"] <= estimate["p90"]
+    assert len(points) == cli.TREND_WEEKS and points[0]["p50"] == pytest.approx(estimate["p50"])
+
+
+def test_demand_table_and_json_have_the_weeks_asked(server: Running, model: LoadedModel) -> None:
+    table = gigcast(server, "demand", first_skill(model), "--weeks", "4")
+    assert table.exit_code == 0 and table.output.count("│ 20") == 4  # four rows of dates
+    assert "▓" in table.output
+    answer = gigcast(server, "demand", first_skill(model), "--weeks", "4", "--json")
+    points = json.loads(answer.output)["points"]
+    assert len(points) == 4 and all(p["p10"] <= p["p50"] <= p["p90"] for p in points)
+
+
+def test_quote_prices_the_hours(server: Running, model: LoadedModel) -> None:
+    skills = [entry.skill for entry in model.index.skills.values()][:2]
+    args = ["quote", "--skill", skills[0], "--skill", skills[1], "--hours", "40"]
+    assert gigcast(server, *args).exit_code == 0
+    answer = json.loads(gigcast(server, *args, "--json").output)
+    assert 0 < answer["lowUsd"] <= answer["midUsd"] <= answer["highUsd"]
+    assert [item["skill"] for item in answer["skills"]] == skills
+
+
+def test_skills_reads_every_page(
+    server: Running, model: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "PAGE_SIZE", 2)
+    answer = json.loads(gigcast(server, "skills", "--json").output)
+    assert sorted(s["id"] for s in answer["skills"]) == sorted(model.index.skills)
+    entry = next(iter(model.index.skills.values()))
+    found = json.loads(gigcast(server, "skills", "--search", entry.display_name, "--json").output)
+    assert entry.skill in {s["id"] for s in found["skills"]}
+
+
+def test_movers_and_info(server: Running) -> None:
+    movers = json.loads(gigcast(server, "movers", "--by", "rate", "--weeks", "8", "--json").output)
+    assert movers["metric"] == "MOVER_METRIC_RATE"
+    assert all(m["change"] > 0 for m in movers.get("rising", []))
+    info = gigcast(server, "info")
+    assert info.exit_code == 0 and "gigcast v1" in info.output and "demand_mase" in info.output
+
+
+def test_unknown_skill_suggests_names_and_exits_4(server: Running, model: LoadedModel) -> None:
+    result = gigcast(server, "rate", first_skill(model)[:-2])
+    assert result.exit_code == 4
+    assert "did you mean" in result.output and "Traceback" not in result.output
+
+
+def test_bad_argument_is_named_and_exits_2(server: Running, model: LoadedModel) -> None:
+    result = gigcast(server, "quote", "--skill", first_skill(model), "--hours", "0")
+    assert result.exit_code == 2 and "estimated_hours" in result.output
 
 
 def test_server_down_is_one_line_and_exit_3() -> None:
@@ -31,3 +120,25 @@ def test_target_comes_from_the_environment() -> None:
 def test_bad_level_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["rate", "rag", "--level", "guru"])
     assert result.exit_code == 2
+
+
+def test_tokens_and_tls(model: LoadedModel, tmp_path: Path) -> None:
+    authority = trustme.CA()
+    issued = authority.issue_cert("localhost")
+    cert, key, ca = tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "ca.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    authority.cert_pem.write_to_path(str(ca))
+    secured = replace(LOOPBACK, tls_cert=cert, tls_key=key, auth_tokens=frozenset({"s3cret"}))
+    with started(secured) as running:
+        running.store.swap(model)
+        base = ["--target", f"localhost:{running.port}", "--ca-cert", str(ca), "info"]
+        refused = CliRunner().invoke(app, base)
+        assert refused.exit_code == 5 and "GIGCAST_TOKEN" in refused.output
+        assert CliRunner().invoke(app, ["--token", "s3cret", *base]).exit_code == 0
+        assert CliRunner().invoke(app, base, env={"GIGCAST_TOKEN": "s3cret"}).exit_code == 0
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("gigcast ")

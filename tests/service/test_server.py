@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 import pytest
@@ -26,56 +23,9 @@ from prometheus_client import REGISTRY
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 from service.errors import RequestError
-from service.server import SERVICE_NAME, ServeConfig, create_server, read_tokens
+from service.server import SERVICE_NAME, create_server, read_tokens
 from service.store import LoadedModel, Store
-
-LOOPBACK = ServeConfig(tracking_uri="unused", name="gigcast", alias="champion", cache_dir=Path("unused"))
-
-
-T = TypeVar("T")
-
-
-@dataclass
-class Running:
-    """A started server on its own event loop thread, and a sync channel to it."""
-
-    loop: asyncio.AbstractEventLoop
-    server: grpc.aio.Server
-    port: int
-    store: Store
-    health: HealthServicer
-    channel: grpc.Channel
-
-    @property
-    def stub(self) -> pb_grpc.ForecastServiceStub:
-        return pb_grpc.ForecastServiceStub(self.channel)
-
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
-
-
-@contextlib.contextmanager
-def started(config: ServeConfig) -> Iterator[Running]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    store, health = Store(), HealthServicer()
-
-    async def start() -> tuple[grpc.aio.Server, int]:
-        server, port = create_server(config, store, health)
-        await server.start()
-        return server, port
-
-    server, port = asyncio.run_coroutine_threadsafe(start(), loop).result()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    running = Running(loop, server, port, store, health, channel)
-    try:
-        yield running
-    finally:
-        channel.close()
-        running.run(server.stop(None))
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
+from tests.serving import LOOPBACK, Running, started
 
 
 @pytest.fixture
