@@ -250,6 +250,7 @@ def list_skills(model: LoadedModel, request: pb.ListSkillsRequest) -> pb.ListSki
         ],
         next_page_token=_page_token(following, query, category) if following < len(matching) else "",
         total_size=len(matching),
+        model=_model_ref(model),
     )
 
 

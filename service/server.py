@@ -1,7 +1,7 @@
 """gRPC server wiring: the rpcs, health, reflection, auth, TLS, following the champion, a graceful stop.
 
 grpc.aio, chosen by measurement (``python bench/rpc.py``): a sync server with a thread pool
-carries 1.2-1.3x the calls per second on one core, but every call is handed between threads
+carries 1.2-1.4x the calls per second on one core, but every call is handed between threads
 and waits 0.06-0.1 ms longer; callers on a request path wait for single calls, and
 ``--workers`` adds throughput. ``create_server`` binds without starting so
 that tests can use port 0; ``serve`` runs the whole life of a process.

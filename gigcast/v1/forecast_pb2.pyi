@@ -321,14 +321,16 @@ class Skill(_message.Message):
     def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., category: _Optional[str] = ..., weeks_of_history: _Optional[int] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListSkillsResponse(_message.Message):
-    __slots__ = ("skills", "next_page_token", "total_size")
+    __slots__ = ("skills", "next_page_token", "total_size", "model")
     SKILLS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     skills: _containers.RepeatedCompositeFieldContainer[Skill]
     next_page_token: str
     total_size: int
-    def __init__(self, skills: _Optional[_Iterable[_Union[Skill, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+    model: ModelRef
+    def __init__(self, skills: _Optional[_Iterable[_Union[Skill, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ...) -> None: ...
 
 class ListMoversRequest(_message.Message):
     __slots__ = ("metric", "horizon_weeks", "limit", "category")

@@ -67,7 +67,7 @@ def test_rate_answers_in_dollars_per_hour(server: str) -> None:
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    answer = json.loads(result.output)
+    answer = json.loads(result.output)["estimate"]
     assert answer["skill"] == "prompt-engineering"
     assert 3 <= answer["p10"] <= answer["p50"] <= answer["p90"] <= 1000
     assert answer["model"] == {"name": "gigcast", "version": "1"}
