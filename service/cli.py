@@ -17,6 +17,10 @@ from service.server import ServeConfig
 
 # Bundles are fetched once at start; MLflow's download bars would only clutter the log.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# A registry that is down should fall back to the cache in seconds, not after MLflow's minutes of
+# retries; the alias is asked again at the next poll anyway.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
 app = typer.Typer(add_completion=False)
 log = logging.getLogger("gigcast.serve")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
@@ -62,3 +63,9 @@ def started(config: ServeConfig) -> Iterator[Running]:
         running.run(server.stop(None))
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

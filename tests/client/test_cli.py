@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,13 +14,7 @@ from typer.testing import CliRunner, Result
 from client import cli
 from client.cli import app
 from service.store import LoadedModel
-from tests.serving import LOOPBACK, Running, started
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.serving import LOOPBACK, Running, free_port, started
 
 
 @pytest.fixture(scope="module")

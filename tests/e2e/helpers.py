@@ -53,10 +53,12 @@ class Market:
 
     folder: Path
     postings: Path
+    tracking_uri: str = ""  # a team's MLflow server; else a SQLite file in the folder
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{self.folder / 'mlflow.db'}"}
+        uri = self.tracking_uri or f"sqlite:///{self.folder / 'mlflow.db'}"
+        return {**os.environ, "MLFLOW_TRACKING_URI": uri}
 
     def train(self, *flags: str) -> subprocess.CompletedProcess[str]:
         """``gigcast-train run`` on the market; fails the test when it fails."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from gigcast.bundle import write_bundle
 from service.store import ModelNotFoundError, fetch
+from tests.serving import free_port
 from training.pipeline import Trained
 from training.tracking import log_training, promote
 
@@ -29,12 +29,6 @@ def registry(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> str:
     )
     promote(tracking_uri=uri, model_name="gigcast", version=registered.version)
     return uri
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_a_restart_serves_from_the_cache_when_the_registry_is_down(
