@@ -11,6 +11,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -76,6 +77,7 @@ def serve_workers(
             process.join()
             multiprocess.mark_process_dead(process.pid, str(samples))
             codes.append(process.exitcode or 0)
+    shutil.rmtree(samples, ignore_errors=True)
     return next((code for code in codes if code), 0)
 
 
