@@ -132,7 +132,9 @@ def rate(
     with _session(ctx.obj) as call:
         answer, ahead = call("EstimateRate", estimate), call("ForecastRate", path)
     if as_json:
-        _print_json(estimate=answer, forecast=ahead)
+        from google.protobuf.json_format import MessageToDict
+
+        out.print_json(data={"estimate": MessageToDict(answer), "forecast": MessageToDict(ahead)})
     else:
         out.print(render.rate(answer, ahead))
 
@@ -276,19 +278,8 @@ def _explain(error: grpc.RpcError, connection: Connection) -> str:
 
 def _show(response: Message, as_json: bool, renderer: Callable[[Any], RenderableType]) -> None:
     if as_json:
-        _print_json(response)
+        from google.protobuf.json_format import MessageToDict
+
+        out.print_json(data=MessageToDict(response))
     else:
         out.print(renderer(response))
-
-
-def _print_json(response: Message | None = None, **responses: Message) -> None:
-    """One response as protobuf's JSON mapping, or several under their names."""
-    from google.protobuf import json_format
-
-    if response is not None:
-        out.print_json(json_format.MessageToJson(response))
-    else:
-        import json
-
-        merged = {name: json_format.MessageToDict(message) for name, message in responses.items()}
-        out.print_json(json.dumps(merged))
