@@ -50,9 +50,16 @@ docs/market.png: training/synth.py training/plots.py | $(INSTALLED)
 	$(BIN)/gigcast-train plot build/docs/market.parquet --out $@ --skill ai-video-generation \
 		--skill prompt-engineering --skill data-annotation --skill content-writing --skill translation
 
+# Every bench script, then one table of their headline figures beside their baselines.
+BENCH_SCRIPTS := $(filter-out bench/summary.py,$(wildcard bench/*.py))
+
 bench: install
 	$(BIN)/pip install --quiet -e '.[bench]'
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@mkdir -p build && rm -f build/bench.jsonl
+	@for script in $(BENCH_SCRIPTS); do echo "== $$script"; \
+		GIGCAST_BENCH_SUMMARY=build/bench.jsonl $(BIN)/python $$script || exit 1; done
+	@echo "== every figure beside its baseline"
+	@$(BIN)/python bench/summary.py build/bench.jsonl
 
 clean:
 	rm -rf $(VENV) node_modules build data/synthetic mlflow.db mlruns mlartifacts .pytest_cache .mypy_cache .ruff_cache

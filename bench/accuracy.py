@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from summary import record
 
 from gigcast.taxonomy import load_taxonomy
 from training.backtest import mase_scale, seasonal_naive
@@ -117,6 +118,10 @@ def main() -> None:
         ahead = f"{future['mase']:12.3f} {future['mase_snaive']:8.3f} {ratio:6.2f}"
         rest = f"{future['mase_truth']:6.3f} {future['coverage']:6.2f} {future['error_vs_truth']:11.1%}"
         print(f"{target:10} {past} | {ahead} {rest}")
+        record("accuracy", f"{target}: backtest MASE", mase, "", "seasonal naive", snaive)
+        unseen = future["mase"], future["mase_snaive"]
+        record("accuracy", f"{target}: MASE on unseen weeks", unseen[0], "", "seasonal naive", unseen[1])
+        record("accuracy", f"{target}: 80% interval coverage, unseen", future["coverage"], "", "nominal", 0.8)
     print(
         "ratio: MASE / seasonal naive's (goal <= 0.80); truth: MASE of the true expectation (the noise floor)"
     )

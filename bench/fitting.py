@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from summary import record
 
 from gigcast.bundle import write_bundle
 from gigcast.taxonomy import load_taxonomy
@@ -81,24 +82,25 @@ def timed_run(skills: int, weeks: int, workers: int, folder: Path) -> tuple[Timi
     )
 
 
-def statsforecast_reference(demand: pl.DataFrame) -> str:
+def statsforecast_reference(demand: pl.DataFrame) -> dict[str, float]:
+    """Milliseconds per series of a peer library's models, fit and forecast; empty without it."""
     try:
         from statsforecast import StatsForecast
         from statsforecast.models import AutoTheta, SeasonalNaive
     except ImportError:
-        return "statsforecast not installed: peer reference skipped"
+        return {}
     frame = demand.select(
         unique_id="skill", ds=pl.col("week_start").cast(pl.Datetime), y=pl.col("postings").cast(pl.Float64)
     ).to_pandas()
     series = frame["unique_id"].nunique()
-    lines = []
+    cost = {}
     for model in (AutoTheta(season_length=52), SeasonalNaive(season_length=52)):
         began = time.perf_counter()
         with warnings.catch_warnings():  # young skills are shorter than a season; that is expected
             warnings.simplefilter("ignore", UserWarning)
             StatsForecast(models=[model], freq="W-MON", n_jobs=1).forecast(df=frame, h=52)
-        lines.append(f"{type(model).__name__} {(time.perf_counter() - began) / series * 1000:.1f} ms/series")
-    return "statsforecast, 1 process, fit + forecast only: " + ", ".join(lines)
+        cost[type(model).__name__] = (time.perf_counter() - began) / series * 1000
+    return cost
 
 
 def main() -> None:
@@ -133,7 +135,19 @@ def main() -> None:
     prophet_fits = 4 * one.series  # 3 backtest folds and the final fit; the baselines cost next to nothing
     per_fit = one.fitting / prophet_fits * 1000
     print(f"one process: {per_fit:.0f} ms per Prophet fit (with its share of baselines)")
-    print(statsforecast_reference(runs[0][1]))
+    peers = statsforecast_reference(runs[0][1])
+    if peers:
+        models = ", ".join(f"{name} {ms:.1f} ms/series" for name, ms in peers.items())
+        print(f"statsforecast, 1 process, fit + forecast only: {models}")
+    else:
+        print("statsforecast not installed: peer reference skipped")
+    record("training", f"fit {one.skills} skills, 2 workers", two.fitting, "s", "1 worker", one.fitting)
+    if "AutoTheta" in peers:
+        peer = peers["AutoTheta"]
+        record("training", "one Prophet fit, 1 process", per_fit, "ms", "statsforecast AutoTheta", peer)
+    last = runs[-1][0]
+    scale = f"wall, {first.skills} skills"
+    record("training", f"wall, {last.skills} skills", last.wall, "s", scale, first.wall)
 
 
 if __name__ == "__main__":

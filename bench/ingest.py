@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from summary import record
+
 # Peak RSS is VmHWM of the child's own address space: ru_maxrss would carry over the parent's
 # peak across exec.
 MEASURE = """
@@ -89,6 +91,10 @@ def main() -> None:
         )
         baseline = f"{bare['rows'] / bare['seconds']:14,.0f} {bare['peak_mb']:7.0f}M"
         print(f"{kind:<8} {size:7.0f}M | {mine} | {baseline} | {ours['seconds'] / bare['seconds']:9.2f}x")
+        speed, bare_speed = ours["rows"] / ours["seconds"], bare["rows"] / bare["seconds"]
+        reader, what = f"polars read_{kind}", f"{kind}, {options.rows:,} rows"
+        record("ingest", f"{what}: rows/s", speed, "", reader, bare_speed)
+        record("ingest", f"{what}: peak RSS", ours["peak_mb"], "MB", reader, bare["peak_mb"])
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
+from summary import record
 
 from gigcast.bundle import read_bundle
 from gigcast.lookup import ForecastIndex
@@ -330,6 +331,13 @@ def main() -> None:
         f"round trip p50 {statistics.median(batch_trips) * ms:.2f} ms"
     )
     print(f"RSS after the run: gigcast-serve {rss['gigcast']:.0f} MB, bare aio {rss['bare']:.0f} MB")
+    gigcast_p50, bare_p50 = (
+        pct(sorted(single[label]), 0.5) * ms for label in ("gigcast-serve (aio)", "bare aio")
+    )
+    record("serving", "EstimateRate calls/s", median["gigcast-serve (aio)"], "", "bare aio server", base)
+    record("serving", "EstimateRate single-stream p50", gigcast_p50, "ms", "bare aio server", bare_p50)
+    record("serving", "BatchEstimateRates ×1000, server time", batch_server * ms, "ms", "budget", 10.0)
+    record("serving", "RSS of gigcast-serve", rss["gigcast"], "MB", "bare aio server", rss["bare"])
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from summary import record
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
@@ -141,6 +142,8 @@ def main() -> None:
         f"baseline Health.Check p50 {ms(pct(baseline, 0.5))}  p99 {ms(pct(baseline, 0.99))}"
     )
     print(f"EstimateRate p50 / Health.Check p50        {pct(estimate, 0.5) / pct(baseline, 0.5):8.2f}×")
+    record("serving", "start to SERVING, warm", warm, "s", "cold (downloads the bundle)", cold)
+    record("cli", "gigcast rate, wall", cli * 1000, "ms", "python -c pass", bare * 1000)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+"""Every headline figure of ``make bench`` in one table, each beside the baseline it is compared to.
+
+The bench scripts append their figures to the file named by $GIGCAST_BENCH_SUMMARY (one JSON
+object per line) when it is set; ``python bench/summary.py FILE`` prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def record(area: str, figure: str, value: float, unit: str, baseline: str, baseline_value: float) -> None:
+    """Append one figure and its baseline, both in ``unit``, to the summary file if there is one."""
+    path = os.environ.get("GIGCAST_BENCH_SUMMARY")
+    if not path:
+        return
+    row = {
+        "area": area,
+        "figure": figure,
+        "value": value,
+        "unit": unit,
+        "baseline": baseline,
+        "baseline_value": baseline_value,
+    }
+    with Path(path).open("a", encoding="utf-8") as summary:
+        summary.write(json.dumps(row) + "\n")
+
+
+def main() -> None:
+    rows = [json.loads(line) for line in Path(sys.argv[1]).read_text(encoding="utf-8").splitlines()]
+    print(f"{'area':<10} {'figure':<42} {'value':>12} {'baseline':<34} {'its value':>12} {'ratio':>7}")
+    for row in rows:
+        unit = row["unit"]
+        ratio = row["value"] / row["baseline_value"] if row["baseline_value"] else float("nan")
+        print(
+            f"{row['area']:<10} {row['figure']:<42} {row['value']:>8,.3g} {unit:<3} "
+            f"{row['baseline']:<34} {row['baseline_value']:>8,.3g} {unit:<3} {ratio:>6.2f}×"
+        )
+
+
+if __name__ == "__main__":
+    main()
