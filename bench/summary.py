@@ -29,15 +29,19 @@ def record(area: str, figure: str, value: float, unit: str, baseline: str, basel
         summary.write(json.dumps(row) + "\n")
 
 
+def number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def main() -> None:
     rows = [json.loads(line) for line in Path(sys.argv[1]).read_text(encoding="utf-8").splitlines()]
-    print(f"{'area':<10} {'figure':<42} {'value':>12} {'baseline':<34} {'its value':>12} {'ratio':>7}")
+    print(f"{'area':<9} {'figure':<40} {'value':>13} | {'baseline':<28} {'its value':>13} | {'ratio':>6}")
     for row in rows:
         unit = row["unit"]
         ratio = row["value"] / row["baseline_value"] if row["baseline_value"] else float("nan")
         print(
-            f"{row['area']:<10} {row['figure']:<42} {row['value']:>8,.3g} {unit:<3} "
-            f"{row['baseline']:<34} {row['baseline_value']:>8,.3g} {unit:<3} {ratio:>6.2f}×"
+            f"{row['area']:<9} {row['figure']:<40} {number(row['value']):>10} {unit:<2} | "
+            f"{row['baseline']:<28} {number(row['baseline_value']):>10} {unit:<2} | {ratio:>5.2f}×"
         )
 
 
