@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import grpc
 import typer
@@ -130,11 +130,13 @@ def rate(
         skill=skill, experience_level=LEVELS[level], country=country, horizon_weeks=TREND_WEEKS
     )
     with _session(ctx.obj) as call:
-        answer, ahead = call("EstimateRate", estimate), call("ForecastRate", path)
+        answer = call("EstimateRate", estimate)
+        ahead = call("ForecastRate", path, optional=True)  # a model with a shorter horizon has no trend
     if as_json:
         from google.protobuf.json_format import MessageToDict
 
-        out.print_json(data={"estimate": MessageToDict(answer), "forecast": MessageToDict(ahead)})
+        answers = {"estimate": answer, "forecast": ahead}
+        out.print_json(data={name: MessageToDict(message) for name, message in answers.items() if message})
     else:
         out.print(render.rate(answer, ahead))
 
@@ -231,7 +233,8 @@ def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
         _show(call("GetModelInfo", pb.GetModelInfoRequest()), as_json, render.info)
 
 
-Call = Callable[[str, Message], Any]
+class Call(Protocol):
+    def __call__(self, method: str, request: Message, *, optional: bool = False) -> Any: ...
 
 
 @contextmanager
@@ -245,10 +248,13 @@ def _session(connection: Connection) -> Iterator[Call]:
     metadata = (("authorization", f"Bearer {connection.token}"),) if connection.token else None
     stub = pb_grpc.ForecastServiceStub(channel)
 
-    def call(method: str, request: Message) -> Any:
+    def call(method: str, request: Message, *, optional: bool = False) -> Any:
+        """The answer; None for an optional call the server refuses as an invalid argument."""
         try:
             return getattr(stub, method)(request, timeout=connection.timeout, metadata=metadata)
         except grpc.RpcError as error:
+            if optional and error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                return None
             err.print(f"[red]error:[/] {_explain(error, connection)}", highlight=False, markup=True)
             raise typer.Exit(EXIT_CODES.get(error.code(), 1)) from None
 

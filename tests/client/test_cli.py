@@ -135,3 +135,12 @@ def test_tokens_and_tls(model: LoadedModel, tmp_path: Path) -> None:
 def test_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("gigcast ")
+
+
+def test_rate_without_a_trend_when_the_model_is_shorter(
+    server: Running, model: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "TREND_WEEKS", 53)  # more weeks than any model holds: the path is refused
+    table = gigcast(server, "rate", first_skill(model))
+    assert table.exit_code == 0 and "p50" in table.output and "next" not in table.output
+    assert list(json.loads(gigcast(server, "rate", first_skill(model), "--json").output)) == ["estimate"]
