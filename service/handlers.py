@@ -74,8 +74,10 @@ def batch_estimate_rates(
 
 
 def _estimate(model: LoadedModel, request: pb.EstimateRateRequest) -> dict[str, Any]:
-    """The fields of an EstimateRateResponse but its model. Nested messages are given as dicts
-    throughout this module: protobuf builds them in place, where a message would be copied.
+    """The fields of an EstimateRateResponse but its model, for one answer or a batch item.
+
+    Nested messages come as dicts (``_interval``, ``_basis``, ``_model_ref``): protobuf fills them
+    in place, where a message would be copied.
     """
     entry = _skill(model, request.skill)
     level = _level(request.experience_level)

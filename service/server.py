@@ -90,8 +90,6 @@ def _behaviour(method: str, handler: Handler, request_type: type[Message], store
             raise RequestError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before it ran")
         return handler(model, request)
 
-    answered = metrics.REQUESTS.labels(method, grpc.StatusCode.OK.name)
-
     # Each outcome is counted before it is sent: a client that sees an answer finds it counted.
     async def answer(data: bytes, context: grpc.aio.ServicerContext) -> Message:
         start = time.perf_counter()
@@ -106,7 +104,7 @@ def _behaviour(method: str, handler: Handler, request_type: type[Message], store
             log.exception("%s failed", method)
             await context.abort(grpc.StatusCode.INTERNAL, "the server failed on this request; it is logged")
             raise
-        answered.observe(time.perf_counter() - start)
+        metrics.observe(method, grpc.StatusCode.OK, time.perf_counter() - start)
         return response
 
     return answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +84,15 @@ def small_market(folder: Path, *, seed: int) -> Market:
     synth = [command("gigcast-train"), "synth", "--out", str(postings), "--skills", "4", "--weeks", "40"]
     subprocess.run([*synth, "--seed", str(seed)], check=True, cwd=folder, capture_output=True)
     return Market(folder, postings)
+
+
+@contextlib.contextmanager
+def serving(market: Market, *flags: str) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
+    """``gigcast-serve --port=0`` on the market, and its log lines; killed if a test leaves it running."""
+    serve = [command("gigcast-serve"), "--port=0", f"--cache-dir={market.folder / 'cache'}", *flags]
+    server = subprocess.Popen(serve, cwd=market.folder, env=market.env, stderr=subprocess.PIPE, text=True)
+    try:
+        yield server, lines_of(server.stderr)
+    finally:
+        if server.poll() is None:
+            server.kill()

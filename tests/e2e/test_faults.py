@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -12,19 +11,17 @@ import grpc
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from tests.e2e.helpers import command, lines_of, small_market, wait_for
+from tests.e2e.helpers import serving, small_market, wait_for
 
 
 def test_sigterm_under_load_lets_calls_in_flight_finish(tmp_path: Path) -> None:
     market = small_market(tmp_path, seed=17)
     market.train()
-    serve = [command("gigcast-serve"), "--port=0", f"--cache-dir={tmp_path / 'cache'}"]
-    server = subprocess.Popen(serve, cwd=tmp_path, env=market.env, stderr=subprocess.PIPE, text=True)
     batch = pb.BatchEstimateRatesRequest(requests=[pb.EstimateRateRequest(skill="prompt engineering")] * 1000)
     finished: list[float] = []  # when each answered call came back
     failures: list[grpc.StatusCode] = []
-    try:
-        port = wait_for(lines_of(server.stderr), r"SERVING .* on 127\.0\.0\.1:(\d+)", 120).group(1)
+    with serving(market) as (server, lines):
+        port = wait_for(lines, r"SERVING .* on 127\.0\.0\.1:(\d+)", 120).group(1)
 
         def load() -> None:
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -46,9 +43,6 @@ def test_sigterm_under_load_lets_calls_in_flight_finish(tmp_path: Path) -> None:
         assert server.wait(timeout=30) == 0
         for caller in callers:
             caller.join(10)
-    finally:
-        if server.poll() is None:
-            server.kill()
     assert any(t > stopped for t in finished), "no call in flight at SIGTERM was answered"
     # New calls are refused (UNAVAILABLE); calls that reached gRPC but no handler yet are CANCELLED
     # by gRPC's shutdown (grpc/grpc#41785). Nothing else.

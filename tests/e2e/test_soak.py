@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import re
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import grpc
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from tests.e2e.helpers import command, lines_of, small_market, wait_for
+from tests.e2e.helpers import serving, small_market, wait_for
 
 RATE = 400  # calls per second
 
@@ -51,10 +50,8 @@ def test_a_steady_load_runs_without_errors_or_growth(tmp_path: Path) -> None:
     seconds = float(os.environ.get("GIGCAST_SOAK_SECONDS", "30"))
     market = small_market(tmp_path, seed=23)
     market.train()
-    serve = [command("gigcast-serve"), "--port=0", f"--cache-dir={tmp_path / 'cache'}"]
-    server = subprocess.Popen(serve, cwd=tmp_path, env=market.env, stderr=subprocess.PIPE, text=True)
-    try:
-        target = wait_for(lines_of(server.stderr), r"SERVING .* on (127\.0\.0\.1:\d+)", 120).group(1)
+    with serving(market) as (server, lines):
+        target = wait_for(lines, r"SERVING .* on (127\.0\.0\.1:\d+)", 120).group(1)
         with multiprocessing.get_context("spawn").Pool(1) as client:
             client.apply(steady, (target, 5.0))  # warm up: first allocations, caches
             before = rss_kb(server.pid)
@@ -64,9 +61,6 @@ def test_a_steady_load_runs_without_errors_or_growth(tmp_path: Path) -> None:
         after = rss_kb(server.pid)
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
     growth = after / before - 1
     print(
         f"soak: {answered} answered in {took:.1f} s ({answered / took:.0f}/s, plus unknown-skill errors), "

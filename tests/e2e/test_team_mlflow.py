@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import queue
 import signal
 import subprocess
 import time
@@ -17,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from tests.e2e.helpers import Market, command, lines_of, small_market, wait_for
+from tests.e2e.helpers import command, serving, small_market, wait_for
 from tests.serving import free_port
 
 
@@ -67,18 +66,11 @@ def mlflow_server(folder: Path) -> Iterator[Registry]:
             server.wait(timeout=30)
 
 
-def serving(market: Market, folder: Path) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
-    serve = [command("gigcast-serve"), "--port=0", "--poll-seconds=0.5", f"--cache-dir={folder / 'cache'}"]
-    server = subprocess.Popen(serve, cwd=folder, env=market.env, stderr=subprocess.PIPE, text=True)
-    return server, lines_of(server.stderr)
-
-
 def test_a_team_server_trains_serves_promotes_and_may_go_down(tmp_path: Path) -> None:
     with mlflow_server(tmp_path) as registry:
         market = replace(small_market(tmp_path, seed=13), tracking_uri=registry.uri)
         market.train()
-        server, lines = serving(market, tmp_path)
-        try:
+        with serving(market, "--poll-seconds=0.5") as (server, lines):
             port = wait_for(lines, r"SERVING gigcast version 1 .* on 127\.0\.0\.1:(\d+)", 120).group(1)
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                 stub = pb_grpc.ForecastServiceStub(channel)
@@ -94,17 +86,10 @@ def test_a_team_server_trains_serves_promotes_and_may_go_down(tmp_path: Path) ->
                 assert stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=5).version == "2"
             server.send_signal(signal.SIGTERM)
             assert server.wait(timeout=30) == 0
-        finally:
-            if server.poll() is None:
-                server.kill()
 
     # a restart while the registry is still down serves what this cache last served
-    server, lines = serving(market, tmp_path)
-    try:
+    with serving(market, "--poll-seconds=0.5") as (server, lines):
         wait_for(lines, r"serving cached version 2", 120)
         wait_for(lines, r"SERVING gigcast version 2", 30)
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()

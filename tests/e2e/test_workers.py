@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import grpc
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from tests.e2e.helpers import command, lines_of, small_market, wait_for
+from tests.e2e.helpers import serving, small_market, wait_for
 
 
 def sample(text: str, series: str) -> float:
@@ -25,25 +24,15 @@ def sample(text: str, series: str) -> float:
 def test_workers_share_a_port_and_their_metrics(tmp_path: Path) -> None:
     market = small_market(tmp_path, seed=9)
     market.train()
-    serve = [
-        command("gigcast-serve"),
-        "--port=0",
-        "--workers=2",
-        "--metrics-port=0",
-        "--log-format=json",
-        f"--cache-dir={tmp_path / 'cache'}",
-    ]
-    server = subprocess.Popen(serve, cwd=tmp_path, env=market.env, stderr=subprocess.PIPE, text=True)
-    try:
-        lines = lines_of(server.stderr)
+    with serving(market, "--workers=2", "--metrics-port=0", "--log-format=json") as (server, lines):
         metrics_port = wait_for(lines, r"metrics of 2 workers on http://127\.0\.0\.1:(\d+)", 60).group(1)
-        serving = [json.loads(wait_for(lines, r'"message": "SERVING', 120).string) for _ in range(2)]
-        assert {record["address"] for record in serving} == {serving[0]["address"]}  # one port
-        assert all(record["level"] == "INFO" and record["version"] == "1" for record in serving)
+        started = [json.loads(wait_for(lines, r'"message": "SERVING', 120).string) for _ in range(2)]
+        assert {record["address"] for record in started} == {started[0]["address"]}  # one port
+        assert all(record["level"] == "INFO" and record["version"] == "1" for record in started)
 
         calls = 0
         for _ in range(20):  # new connections, which the kernel spreads over the workers
-            with grpc.insecure_channel(serving[0]["address"]) as channel:
+            with grpc.insecure_channel(started[0]["address"]) as channel:
                 stub = pb_grpc.ForecastServiceStub(channel)
                 for _ in range(10):
                     answer = stub.EstimateRate(pb.EstimateRateRequest(skill="prompt engineering"), timeout=5)
@@ -58,6 +47,3 @@ def test_workers_share_a_port_and_their_metrics(tmp_path: Path) -> None:
 
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
