@@ -3,9 +3,11 @@
 One load client (its own process: grpc.aio, --concurrency calls in flight for --seconds) is
 pointed in turn at:
 
-- gigcast-serve answering EstimateRate from a model trained on a synthetic market;
-- a bare server of the same kind (grpc.aio) returning a constant EstimateRateResponse of the
-  same size: the cost of gRPC and Python alone;
+- gigcast-serve answering EstimateRate from a model trained on a synthetic market: as it runs,
+  keeping its answers (the request mix repeats, as a platform's questions do), and with
+  ``--answer-cache-mb 0``, working every answer out;
+- a bare server of the same kind (grpc.aio, registered as gigcast registers its services)
+  returning a constant EstimateRateResponse of the same size: the cost of gRPC and Python alone;
 - a sync server (thread pool of --threads) answering with gigcast's EstimateRate handler, and a
   bare sync server: the other server model, for the choice.
 
@@ -13,8 +15,12 @@ Rounds are interleaved and the median kept, so that the machine's drift hits all
 server also gets single-stream round trips (p50/p99). Then gigcast-serve answers
 BatchEstimateRates of 1,000 (server time from its own latency histogram); RSS of both.
 
+With two or more CPUs, every server runs on CPU 1 and the load client on CPU 0 (``--no-pin`` lets
+the system place them): a server has one core, as with one ``--workers`` process per core, and
+runs do not move with the scheduler's choices.
+
 Usage: python bench/rpc.py [--skills 20] [--seconds 4] [--rounds 5] [--concurrency 64] [--workers 1]
-                           [--threads 2]
+                           [--threads 2] [--no-pin]
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from service.server import SERVICE_NAME
 from service.store import LoadedModel
 
 BIN = Path(sys.executable).parent
+GIGCAST, WORKING = "gigcast-serve (aio)", "  no answers kept"
 WARM_UP = 200  # calls before the clock starts
 LEVELS = (pb.EXPERIENCE_LEVEL_UNSPECIFIED, pb.EXPERIENCE_LEVEL_ENTRY, pb.EXPERIENCE_LEVEL_EXPERT)
 COUNTRIES = ("", "US", "IN", "DE", "PL", "BR")
@@ -74,9 +81,19 @@ def _service(answer: Callable[..., object]) -> dict[str, grpc.RpcMethodHandler]:
 
 
 def _register(server: grpc.Server | grpc.aio.Server, rpcs: dict[str, grpc.RpcMethodHandler]) -> None:
-    """As gigcast-serve and the generated code register a service."""
+    """As gigcast-serve registers its services: generic handlers only (see service.server.GenericOnly)."""
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, rpcs),))
-    server.add_registered_method_handlers(SERVICE_NAME, rpcs)
+
+
+def pin(cpus: set[int] | None) -> None:
+    """Holds this process to ``cpus`` (None: anywhere); threads it makes afterwards are held too."""
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
+
+
+def pinned(cpus: set[int] | None, body: Callable[..., None], *arguments: object) -> None:
+    pin(cpus)
+    body(*arguments)
 
 
 def bare_aio(response: bytes, ready: multiprocessing.Queue[int]) -> None:
@@ -208,6 +225,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=30, help="BatchEstimateRates calls of 1,000")
     parser.add_argument("--workers", type=int, default=1, help="gigcast-serve --workers")
     parser.add_argument("--threads", type=int, default=2, help="thread pool of the sync servers")
+    parser.add_argument("--no-pin", dest="pin", action="store_false", help="let the system place processes")
     options = parser.parse_args()
 
     spawn = multiprocessing.get_context("spawn")
@@ -220,27 +238,40 @@ def main() -> None:
     fit = [train, "run", "--data", str(postings), "--quiet"]
     subprocess.run(fit, check=True, cwd=workdir, env=env, capture_output=True)
 
-    serve = [
-        str(BIN / "gigcast-serve"),
-        "--port=0",
-        "--metrics-port=0",
-        f"--workers={options.workers}",
-        f"--cache-dir={workdir / 'cache'}",
-        "--log-format=text",
-    ]
-    gigcast = subprocess.Popen(serve, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
-    servers: list[multiprocessing.process.BaseProcess] = []
-    try:
-        assert gigcast.stderr is not None
-        target = metrics_port = None
-        for line in gigcast.stderr:
+    pinning = options.pin and len(os.sched_getaffinity(0)) >= 2 and options.workers == 1
+    server_cpus, client_cpus = ({1}, {0}) if pinning else (None, None)
+
+    def gigcast_serve(*flags: str) -> tuple[subprocess.Popen[str], str, int]:
+        """A started gigcast-serve, its address and its metrics port."""
+        command = [
+            str(BIN / "gigcast-serve"),
+            "--port=0",
+            "--metrics-port=0",
+            f"--workers={options.workers}",
+            f"--cache-dir={workdir / 'cache'}",
+            "--log-format=text",
+            *flags,
+        ]
+        affinity = None if server_cpus is None else lambda: os.sched_setaffinity(0, server_cpus)
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=affinity
+        )
+        gigcasts.append(process)
+        assert process.stderr is not None
+        metrics_port = None
+        for line in process.stderr:
             if match := re.search(r"metrics .*on http://127\.0\.0\.1:(\d+)", line):
                 metrics_port = int(match.group(1))
-            if match := re.search(r"SERVING .* on (127\.0\.0\.1:\d+)", line):
-                target = match.group(1)
-                break
-        if target is None or metrics_port is None:
-            raise SystemExit("gigcast-serve did not start")
+            if (match := re.search(r"SERVING .* on (127\.0\.0\.1:\d+)", line)) and metrics_port:
+                return process, match.group(1), metrics_port
+        raise SystemExit("gigcast-serve did not start")
+
+    gigcasts: list[subprocess.Popen[str]] = []
+    servers: list[multiprocessing.process.BaseProcess] = []
+    try:
+        gigcast, target, _ = gigcast_serve()
+        # every answer worked out: the batch figure, and EstimateRate for questions never asked before
+        working, working_target, metrics_port = gigcast_serve("--answer-cache-mb=0")
         channel = grpc.insecure_channel(target)
         stub = pb_grpc.ForecastServiceStub(channel)
         skills = [s.id for s in stub.ListSkills(pb.ListSkillsRequest(page_size=500)).skills]
@@ -248,15 +279,15 @@ def main() -> None:
         constant = stub.EstimateRate(requests[0]).SerializeToString()
         bundle = next((workdir / "cache").glob("gigcast-v*"))
 
-        targets = {"gigcast-serve (aio)": target}
-        pids = {"gigcast-serve (aio)": family(gigcast.pid)}
+        targets = {GIGCAST: target, WORKING: working_target}
+        pids = {GIGCAST: family(gigcast.pid), WORKING: family(working.pid)}
         for label, body, arguments in [
             ("bare aio", bare_aio, (constant,)),
             ("gigcast handler, sync", gigcast_sync, (str(bundle), options.threads)),
             ("bare sync", bare_sync, (constant, options.threads)),
         ]:
             ready = spawn.Queue()
-            process = spawn.Process(target=body, args=(*arguments, ready), daemon=True)
+            process = spawn.Process(target=pinned, args=(server_cpus, body, *arguments, ready), daemon=True)
             process.start()
             servers.append(process)
             targets[label] = f"127.0.0.1:{ready.get(timeout=60)}"
@@ -266,7 +297,7 @@ def main() -> None:
         throughput: dict[str, list[float]] = {label: [] for label in targets}
         cost: dict[str, list[float]] = {label: [] for label in targets}  # server CPU per call
         single: dict[str, list[float]] = {label: [] for label in targets}
-        with spawn.Pool(1) as client:
+        with spawn.Pool(1, initializer=pin, initargs=(client_cpus,)) as client:
             for _ in range(options.rounds):
                 for label, address in targets.items():
                     used = cpu_seconds(pids[label])
@@ -277,6 +308,7 @@ def main() -> None:
                     calls = options.calls // options.rounds
                     single[label] += client.apply(round_trips, (address, wire, calls))
 
+        stub = pb_grpc.ForecastServiceStub(grpc.insecure_channel(working_target))
         batch = pb.BatchEstimateRatesRequest(requests=[requests[i % len(requests)] for i in range(1000)])
         stub.BatchEstimateRates(batch)
         labels = 'code="OK",method="BatchEstimateRates"'
@@ -295,10 +327,11 @@ def main() -> None:
         )
         batch_server = (after[0] - before[0]) / (after[1] - before[1])
         channel.close()
-        rss = {"gigcast": rss_mb(pids["gigcast-serve (aio)"]), "bare": rss_mb(pids["bare aio"])}
+        rss = {"gigcast": rss_mb(pids[GIGCAST]), "bare": rss_mb(pids["bare aio"])}
     finally:
-        gigcast.send_signal(signal.SIGTERM)
-        gigcast.wait(timeout=30)
+        for served in gigcasts:
+            served.send_signal(signal.SIGTERM)
+            served.wait(timeout=30)
         for process in servers:
             process.kill()
 
@@ -307,7 +340,8 @@ def main() -> None:
     print(
         f"market: {options.skills} skills, {len(requests)} distinct requests, "
         f"{options.concurrency} in flight, median of {options.rounds} × {options.seconds:g} s, "
-        f"gigcast-serve --workers {options.workers}, sync servers --threads {options.threads}"
+        f"gigcast-serve --workers {options.workers}, sync servers --threads {options.threads}, "
+        + ("servers on CPU 1, load client on CPU 0" if pinning else "processes placed by the system")
     )
     ms = 1000
     print(
@@ -323,19 +357,23 @@ def main() -> None:
             f"{label:22s} {rate:8.0f} {rate / base:11.2f}× {us:13.0f} µs"
             f"   {p50:6.3f} ms, {p99:6.3f} ms   {rounds}"
         )
-    aio = median["gigcast-serve (aio)"] / base
+    aio, working = median[GIGCAST] / base, median[WORKING] / base
     sync = median["gigcast handler, sync"] / median["bare sync"]
-    print(f"gigcast / bare on the same server model: aio {aio:.2f}, sync {sync:.2f}")
+    print(
+        f"gigcast / bare on the same server model: aio {aio:.2f} "
+        f"({working:.2f} with no answers kept), sync {sync:.2f}"
+    )
     print(
         f"BatchEstimateRates × 1000: server time {batch_server * ms:.2f} ms (mean of {options.batches}), "
         f"round trip p50 {statistics.median(batch_trips) * ms:.2f} ms"
     )
     print(f"RSS after the run: gigcast-serve {rss['gigcast']:.0f} MB, bare aio {rss['bare']:.0f} MB")
-    gigcast_p50, bare_p50 = (
-        pct(sorted(single[label]), 0.5) * ms for label in ("gigcast-serve (aio)", "bare aio")
-    )
-    record("serving", "EstimateRate calls/s", median["gigcast-serve (aio)"], "", "bare aio server", base)
-    record("serving", "EstimateRate single-stream p50", gigcast_p50, "ms", "bare aio server", bare_p50)
+    p50 = {label: pct(sorted(single[label]), 0.5) * ms for label in (GIGCAST, WORKING, "bare aio")}
+    record("serving", "EstimateRate calls/s", median[GIGCAST], "", "bare aio server", base)
+    record("serving", "  no answers kept", median[WORKING], "", "bare aio server", base)
+    bare_p50 = p50["bare aio"]
+    record("serving", "EstimateRate single-stream p50", p50[GIGCAST], "ms", "bare aio server", bare_p50)
+    record("serving", "  no answers kept", p50[WORKING], "ms", "bare aio server", bare_p50)
     record("serving", "BatchEstimateRates ×1000, server time", batch_server * ms, "ms", "budget", 10.0)
     record("serving", "RSS of gigcast-serve", rss["gigcast"], "MB", "bare aio server", rss["bare"])
 

@@ -57,6 +57,9 @@ def main(
     log_format: Annotated[
         LogFormat, typer.Option(help="auto: text on a terminal, JSON lines otherwise.")
     ] = LogFormat.auto,
+    answer_cache_mb: Annotated[
+        float, typer.Option(min=0.0, help="Answers kept to be sent again when asked again; 0 keeps none.")
+    ] = 64.0,
 ) -> None:
     """Serve gigcast.v1.ForecastService from the model at MODEL_NAME@ALIAS.
 
@@ -85,6 +88,7 @@ def main(
         tls_cert=tls_cert,
         tls_key=tls_key,
         auth_tokens=tokens,
+        answer_cache_mb=answer_cache_mb,
     )
     if workers > 1:
         from service.workers import serve_workers

@@ -1,10 +1,8 @@
 """gRPC server wiring: the rpcs, health, reflection, auth, TLS, following the champion, a graceful stop.
 
-grpc.aio, chosen by measurement (``python bench/rpc.py``): a sync server with a thread pool
-carries 1.2-1.4x the calls per second on one core, but every call is handed between threads
-and waits 0.06-0.1 ms longer; callers on a request path wait for single calls, and
-``--workers`` adds throughput. ``create_server`` binds without starting so
-that tests can use port 0; ``serve`` runs the whole life of a process.
+grpc.aio; ``python bench/rpc.py`` measures a sync server with a thread pool beside it.
+``create_server`` binds without starting so that tests can use port 0; ``serve`` runs the whole
+life of a process.
 """
 
 from __future__ import annotations
@@ -23,11 +21,13 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
+from grpc_reflection.v1alpha._async import ReflectionServicer
 
 from gigcast.registry import version_by_alias
 from gigcast.v1 import forecast_pb2 as pb
 from service import handlers, metrics
+from service.answers import Answers
 from service.errors import RequestError, invalid, unavailable
 from service.store import LoadedModel, Store, fetch, load
 
@@ -64,34 +64,42 @@ class ServeConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     auth_tokens: frozenset[str] = frozenset()
+    answer_cache_mb: float = 64.0  # answers kept to be sent again (service.answers); 0 keeps none
     reuse_port: bool = False  # only --workers shares its port, with processes of its own
 
 
-Behaviour = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[Message]]
+Behaviour = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
 
 
-def _behaviour(method: str, handler: Handler, request_type: type[Message], store: Store) -> Behaviour:
+def _behaviour(
+    method: str, handler: Handler, request_type: type[Message], store: Store, answers: Answers
+) -> Behaviour:
     """One rpc: the handler applied to the current model, its errors as rich statuses, all measured.
 
     Requests arrive as bytes and are parsed here, so that corrupt bytes get INVALID_ARGUMENT with
-    the reason; grpcio, parsing them itself, would answer UNKNOWN.
+    the reason; grpcio, parsing them itself, would answer UNKNOWN. Responses leave as bytes, so
+    that an answer already given is sent again as it is.
     """
 
-    def respond(data: bytes, context: grpc.aio.ServicerContext) -> Message:
-        try:
-            request = request_type.FromString(data)
-        except DecodeError as exc:
-            raise invalid("request", f"not a valid {request_type.DESCRIPTOR.full_name}: {exc}") from None
+    def respond(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         model = store.current
         if model is None:
             raise unavailable()
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             raise RequestError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before it ran")
-        return handler(model, request)
+        response = answers.get(model, method, data)
+        if response is None:
+            try:
+                request = request_type.FromString(data)
+            except DecodeError as exc:
+                raise invalid("request", f"not a valid {request_type.DESCRIPTOR.full_name}: {exc}") from None
+            response = handler(model, request).SerializeToString()
+            answers.keep(model, method, data, response)
+        return response
 
     # Each outcome is counted before it is sent: a client that sees an answer finds it counted.
-    async def answer(data: bytes, context: grpc.aio.ServicerContext) -> Message:
+    async def answer(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         start = time.perf_counter()
         try:
             response = respond(data, context)
@@ -110,12 +118,11 @@ def _behaviour(method: str, handler: Handler, request_type: type[Message], store
     return answer
 
 
-def forecast_service(store: Store) -> dict[str, grpc.RpcMethodHandler]:
+def forecast_service(store: Store, answers: Answers) -> dict[str, grpc.RpcMethodHandler]:
     """gigcast.v1.ForecastService's method handlers: every rpc of the proto, answered by RPCS."""
     return {
         method.name: grpc.unary_unary_rpc_method_handler(
-            _behaviour(method.name, RPCS[method.name], getattr(pb, method.input_type.name), store),
-            response_serializer=getattr(pb, method.output_type.name).SerializeToString,
+            _behaviour(method.name, RPCS[method.name], getattr(pb, method.input_type.name), store, answers)
         )
         for method in SERVICE.methods
     }
@@ -158,6 +165,25 @@ class BearerTokens(grpc.aio.ServerInterceptor):
         )
 
 
+class GenericOnly:
+    """Takes a generated ``add_*_to_server`` helper's handlers as generic handlers only.
+
+    grpcio's aio server waits on one pending call per registered method at every call it
+    accepts (grpc/grpc#43461): each registered method costs every call, so none are registered.
+    """
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: tuple[grpc.GenericRpcHandler, ...]) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        """Left unregistered: served by the generic handler added beside them."""
+
+
 def read_tokens(path: Path) -> frozenset[str]:
     """One token per line; blank lines and lines starting with # are skipped."""
     lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
@@ -175,12 +201,13 @@ def create_server(config: ServeConfig, store: Store, health: HealthServicer) -> 
         # on only for --workers: two servers started by mistake on one port must not share it
         options=[("grpc.so_reuseport", int(config.reuse_port))],
     )
-    rpcs = forecast_service(store)
-    # as the generated code registers them: known to gRPC's core, so calls skip a lookup in Python
+    rpcs = forecast_service(store, Answers(int(config.answer_cache_mb * 2**20)))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, rpcs),))
-    server.add_registered_method_handlers(SERVICE_NAME, rpcs)
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection((SERVICE_NAME, HEALTH_NAME, reflection.SERVICE_NAME), server)
+    generic = GenericOnly(server)
+    health_pb2_grpc.add_HealthServicer_to_server(health, generic)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        ReflectionServicer((SERVICE_NAME, HEALTH_NAME, reflection.SERVICE_NAME)), generic
+    )
     address = f"{config.host}:{config.port}"
     if config.tls_cert is not None and config.tls_key is not None:
         key_and_chain = (config.tls_key.read_bytes(), config.tls_cert.read_bytes())

@@ -81,6 +81,18 @@ def test_batch_and_rate_path_through_the_server(running: Running, model: LoadedM
     assert len(path.points) == 4 and path.model.version == "1"
 
 
+@pytest.mark.parametrize("answer_cache_mb", [64.0, 0.0])
+def test_answers_come_from_the_model_serving_now(model: LoadedModel, answer_cache_mb: float) -> None:
+    request = pb.EstimateRateRequest(skill=next(iter(model.index.skills)), country="PL")
+    with started(replace(LOOPBACK, answer_cache_mb=answer_cache_mb)) as running:
+        running.store.swap(model)
+        first, again = (running.stub.EstimateRate(request, timeout=5) for _ in range(2))
+        assert again == first and first.model.version == "1"
+        running.store.swap(replace(model, version="2"))
+        swapped = running.stub.EstimateRate(request, timeout=5)
+        assert swapped.model.version == "2" and swapped.p50 == first.p50
+
+
 def test_health_and_reflection_are_served(running: Running) -> None:
     health = health_pb2_grpc.HealthStub(running.channel)
     running.run(running.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING))
