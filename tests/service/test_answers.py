@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from service.answers import Answers
+from service.answers import ENTRY_BYTES, Answers
 from service.store import LoadedModel
 
 
 def test_an_answer_kept_is_given_again(model: LoadedModel) -> None:
-    answers = Answers(budget=1000)
+    answers = Answers(budget=10_000)
     assert answers.get(model, "EstimateRate", b"q") is None
     answers.keep(model, "EstimateRate", b"q", b"answer")
     assert answers.get(model, "EstimateRate", b"q") == b"answer"
@@ -17,7 +17,7 @@ def test_an_answer_kept_is_given_again(model: LoadedModel) -> None:
 
 
 def test_a_new_model_gives_none_of_the_old_answers(model: LoadedModel) -> None:
-    answers, newer = Answers(budget=1000), replace(model, version="2")
+    answers, newer = Answers(budget=10_000), replace(model, version="2")
     answers.get(model, "EstimateRate", b"q")
     answers.keep(model, "EstimateRate", b"q", b"old")
     assert answers.get(newer, "EstimateRate", b"q") is None
@@ -26,13 +26,13 @@ def test_a_new_model_gives_none_of_the_old_answers(model: LoadedModel) -> None:
 
 
 def test_the_oldest_answers_go_first_within_the_budget(model: LoadedModel) -> None:
-    answers = Answers(budget=30)  # three answers of 10 bytes with their requests
+    answers = Answers(budget=3 * (10 + ENTRY_BYTES))  # three answers of 10 bytes with their requests
     answers.get(model, "EstimateRate", b"")
     for i in range(4):
         answers.keep(model, "EstimateRate", b"q%d" % i, b"answer%d" % i)
     kept = [answers.get(model, "EstimateRate", b"q%d" % i) for i in range(4)]
     assert kept == [None, b"answer1", b"answer2", b"answer3"]
-    answers.keep(model, "EstimateRate", b"big", b"x" * 31)  # larger than the whole budget: not kept
+    answers.keep(model, "EstimateRate", b"big", b"x" * answers.budget)  # larger than the budget: not kept
     assert answers.get(model, "EstimateRate", b"big") is None
     assert answers.get(model, "EstimateRate", b"q3") == b"answer3"
 
