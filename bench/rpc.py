@@ -252,9 +252,13 @@ def main() -> None:
             "--log-format=text",
             *flags,
         ]
-        affinity = None if server_cpus is None else lambda: os.sched_setaffinity(0, server_cpus)
         process = subprocess.Popen(
-            command, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=affinity
+            command,
+            cwd=workdir,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: pin(server_cpus),
         )
         gigcasts.append(process)
         assert process.stderr is not None
@@ -308,7 +312,9 @@ def main() -> None:
                     calls = options.calls // options.rounds
                     single[label] += client.apply(round_trips, (address, wire, calls))
 
-        stub = pb_grpc.ForecastServiceStub(grpc.insecure_channel(working_target))
+        channel.close()
+        channel = grpc.insecure_channel(working_target)
+        stub = pb_grpc.ForecastServiceStub(channel)
         batch = pb.BatchEstimateRatesRequest(requests=[requests[i % len(requests)] for i in range(1000)])
         stub.BatchEstimateRates(batch)
         labels = 'code="OK",method="BatchEstimateRates"'
