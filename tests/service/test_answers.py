@@ -27,7 +27,7 @@ def test_a_new_model_gives_none_of_the_old_answers(model: LoadedModel) -> None:
 
 def test_the_oldest_answers_go_first_within_the_budget(model: LoadedModel) -> None:
     answers = Answers(budget=3 * (10 + ENTRY_BYTES))  # three answers of 10 bytes with their requests
-    answers.get(model, "EstimateRate", b"")
+    answers.get(model, "EstimateRate", b"")  # answers are kept for the model last asked, as the server does
     for i in range(4):
         answers.keep(model, "EstimateRate", b"q%d" % i, b"answer%d" % i)
     kept = [answers.get(model, "EstimateRate", b"q%d" % i) for i in range(4)]
