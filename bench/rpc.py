@@ -6,10 +6,11 @@ pointed in turn at:
 - gigcast-serve answering EstimateRate from a model trained on a synthetic market: as it runs,
   keeping its answers (the request mix repeats, as a platform's questions do), and with
   ``--answer-cache-mb 0``, working every answer out;
-- a bare server of the same kind (grpc.aio, registered as gigcast registers its services)
-  returning a constant EstimateRateResponse of the same size: the cost of gRPC and Python alone;
-- a sync server (thread pool of --threads) answering with gigcast's EstimateRate handler, and a
-  bare sync server: the other server model, for the choice.
+- a bare server of the same kind (sync, a pool of --threads, registered as the generated code
+  registers) returning a constant EstimateRateResponse of the same size: the cost of gRPC and
+  Python alone;
+- a grpc.aio server answering with gigcast's EstimateRate handler, and a bare grpc.aio server:
+  the other server model, for the choice.
 
 Rounds are interleaved and the median kept, so that the machine's drift hits all alike. Each
 server also gets single-stream round trips (p50/p99). Then gigcast-serve answers
@@ -50,11 +51,11 @@ from gigcast.lookup import ForecastIndex
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 from service import handlers
-from service.server import SERVICE_NAME
+from service.server import SERVICE_NAME, THREADS
 from service.store import LoadedModel
 
 BIN = Path(sys.executable).parent
-GIGCAST, WORKING = "gigcast-serve (aio)", "  no answers kept"
+GIGCAST, WORKING = "gigcast-serve", "  no answers kept"
 WARM_UP = 200  # calls before the clock starts
 LEVELS = (pb.EXPERIENCE_LEVEL_UNSPECIFIED, pb.EXPERIENCE_LEVEL_ENTRY, pb.EXPERIENCE_LEVEL_EXPERT)
 COUNTRIES = ("", "US", "IN", "DE", "PL", "BR")
@@ -81,8 +82,9 @@ def _service(answer: Callable[..., object]) -> dict[str, grpc.RpcMethodHandler]:
 
 
 def _register(server: grpc.Server | grpc.aio.Server, rpcs: dict[str, grpc.RpcMethodHandler]) -> None:
-    """As gigcast-serve registers its services: generic handlers only (see service.server.GenericOnly)."""
+    """As gigcast-serve and the generated code register a service."""
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, rpcs),))
+    server.add_registered_method_handlers(SERVICE_NAME, rpcs)
 
 
 def pin(cpus: set[int] | None) -> None:
@@ -110,10 +112,14 @@ def bare_sync(response: bytes, threads: int, ready: multiprocessing.Queue[int]) 
     _sync(_service(lambda request, context: constant), threads, ready)
 
 
-def gigcast_sync(bundle: str, threads: int, ready: multiprocessing.Queue[int]) -> None:
-    """gigcast's EstimateRate handler on a sync server with a thread pool."""
+def gigcast_aio(bundle: str, ready: multiprocessing.Queue[int]) -> None:
+    """gigcast's EstimateRate handler on a grpc.aio server."""
     model = LoadedModel("gigcast", "1", "champion", "", ForecastIndex(read_bundle(Path(bundle))))
-    _sync(_service(lambda request, context: handlers.estimate_rate(model, request)), threads, ready)
+
+    async def answer(request: pb.EstimateRateRequest, context: object) -> pb.EstimateRateResponse:
+        return handlers.estimate_rate(model, request)
+
+    asyncio.run(_aio(_service(answer), ready))
 
 
 def _sync(service: dict[str, grpc.RpcMethodHandler], threads: int, ready: multiprocessing.Queue[int]) -> None:
@@ -224,7 +230,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000, help="single-stream round trips")
     parser.add_argument("--batches", type=int, default=30, help="BatchEstimateRates calls of 1,000")
     parser.add_argument("--workers", type=int, default=1, help="gigcast-serve --workers")
-    parser.add_argument("--threads", type=int, default=2, help="thread pool of the sync servers")
+    parser.add_argument("--threads", type=int, default=THREADS, help="thread pool of the bare sync server")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="let the system place processes")
     options = parser.parse_args()
 
@@ -286,9 +292,9 @@ def main() -> None:
         targets = {GIGCAST: target, WORKING: working_target}
         pids = {GIGCAST: family(gigcast.pid), WORKING: family(working.pid)}
         for label, body, arguments in [
-            ("bare aio", bare_aio, (constant,)),
-            ("gigcast handler, sync", gigcast_sync, (str(bundle), options.threads)),
             ("bare sync", bare_sync, (constant, options.threads)),
+            ("gigcast handler, aio", gigcast_aio, (str(bundle),)),
+            ("bare aio", bare_aio, (constant,)),
         ]:
             ready = spawn.Queue()
             process = spawn.Process(target=pinned, args=(server_cpus, body, *arguments, ready), daemon=True)
@@ -333,7 +339,7 @@ def main() -> None:
         )
         batch_server = (after[0] - before[0]) / (after[1] - before[1])
         channel.close()
-        rss = {"gigcast": rss_mb(pids[GIGCAST]), "bare": rss_mb(pids["bare aio"])}
+        rss = {"gigcast": rss_mb(pids[GIGCAST]), "bare": rss_mb(pids["bare sync"])}
     finally:
         for served in gigcasts:
             served.send_signal(signal.SIGTERM)
@@ -342,16 +348,16 @@ def main() -> None:
             process.kill()
 
     median = {label: statistics.median(rates) for label, rates in throughput.items()}
-    base = median["bare aio"]
+    base = median["bare sync"]
     print(
         f"market: {options.skills} skills, {len(requests)} distinct requests, "
         f"{options.concurrency} in flight, median of {options.rounds} × {options.seconds:g} s, "
-        f"gigcast-serve --workers {options.workers}, sync servers --threads {options.threads}, "
+        f"gigcast-serve --workers {options.workers}, bare sync server --threads {options.threads}, "
         + ("servers on CPU 1, load client on CPU 0" if pinning else "processes placed by the system")
     )
     ms = 1000
     print(
-        f"{'EstimateRate server':22s} {'calls/s':>8s} {'vs bare aio':>12s} {'server CPU/call':>16s}"
+        f"{'EstimateRate server':22s} {'calls/s':>8s} {'vs bare sync':>13s} {'server CPU/call':>16s}"
         "   single stream p50, p99   rounds"
     )
     for label, rate in median.items():
@@ -360,28 +366,28 @@ def main() -> None:
         p50, p99 = pct(times, 0.5) * ms, pct(times, 0.99) * ms
         us = statistics.median(cost[label]) * 1e6
         print(
-            f"{label:22s} {rate:8.0f} {rate / base:11.2f}× {us:13.0f} µs"
+            f"{label:22s} {rate:8.0f} {rate / base:12.2f}× {us:13.0f} µs"
             f"   {p50:6.3f} ms, {p99:6.3f} ms   {rounds}"
         )
-    aio, working = median[GIGCAST] / base, median[WORKING] / base
-    sync = median["gigcast handler, sync"] / median["bare sync"]
+    sync, working = median[GIGCAST] / base, median[WORKING] / base
+    aio = median["gigcast handler, aio"] / median["bare aio"]
     print(
-        f"gigcast / bare on the same server model: aio {aio:.2f} "
-        f"({working:.2f} with no answers kept), sync {sync:.2f}"
+        f"gigcast / bare on the same server model: sync {sync:.2f} "
+        f"({working:.2f} with no answers kept), aio handler alone {aio:.2f}"
     )
     print(
         f"BatchEstimateRates × 1000: server time {batch_server * ms:.2f} ms (mean of {options.batches}), "
         f"round trip p50 {statistics.median(batch_trips) * ms:.2f} ms"
     )
-    print(f"RSS after the run: gigcast-serve {rss['gigcast']:.0f} MB, bare aio {rss['bare']:.0f} MB")
-    p50 = {label: pct(sorted(single[label]), 0.5) * ms for label in (GIGCAST, WORKING, "bare aio")}
-    record("serving", "EstimateRate calls/s", median[GIGCAST], "", "bare aio server", base)
-    record("serving", "  no answers kept", median[WORKING], "", "bare aio server", base)
-    bare_p50 = p50["bare aio"]
-    record("serving", "EstimateRate single-stream p50", p50[GIGCAST], "ms", "bare aio server", bare_p50)
-    record("serving", "  no answers kept", p50[WORKING], "ms", "bare aio server", bare_p50)
+    print(f"RSS after the run: gigcast-serve {rss['gigcast']:.0f} MB, bare sync {rss['bare']:.0f} MB")
+    p50 = {label: pct(sorted(single[label]), 0.5) * ms for label in (GIGCAST, WORKING, "bare sync")}
+    record("serving", "EstimateRate calls/s", median[GIGCAST], "", "bare sync server", base)
+    record("serving", "  no answers kept", median[WORKING], "", "bare sync server", base)
+    bare_p50 = p50["bare sync"]
+    record("serving", "EstimateRate single-stream p50", p50[GIGCAST], "ms", "bare sync server", bare_p50)
+    record("serving", "  no answers kept", p50[WORKING], "ms", "bare sync server", bare_p50)
     record("serving", "BatchEstimateRates ×1000, server time", batch_server * ms, "ms", "budget", 10.0)
-    record("serving", "RSS of gigcast-serve", rss["gigcast"], "MB", "bare aio server", rss["bare"])
+    record("serving", "RSS of gigcast-serve", rss["gigcast"], "MB", "bare sync server", rss["bare"])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -112,7 +111,7 @@ def run(config: ServeConfig) -> int:
     from service.store import ModelNotFoundError
 
     try:
-        asyncio.run(serve(config))
+        serve(config)
     except (MlflowException, BundleError, ModelNotFoundError) as exc:
         print(
             f"gigcast-serve: cannot load {config.name}@{config.alias} from {config.tracking_uri}: {exc}",

@@ -1,18 +1,19 @@
 """gRPC server wiring: the rpcs, health, reflection, auth, TLS, following the champion, a graceful stop.
 
-grpc.aio; ``python bench/rpc.py`` measures a sync server with a thread pool beside it.
-``create_server`` binds without starting so that tests can use port 0; ``serve`` runs the whole
-life of a process.
+A sync server with a pool of ``THREADS``, chosen by measurement (``python bench/rpc.py``
+measures grpc.aio beside it). ``create_server`` binds without starting so that tests can use
+port 0; ``serve`` runs the whole life of a process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import signal
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
-from grpc_reflection.v1alpha._async import ReflectionServicer
+from grpc_health.v1.health import HealthServicer
+from grpc_reflection.v1alpha import reflection
 
 from gigcast.registry import version_by_alias
 from gigcast.v1 import forecast_pb2 as pb
@@ -47,6 +47,10 @@ RPCS: dict[str, Handler] = {
     "ListSkills": handlers.list_skills,
     "GetModelInfo": handlers.get_model_info,
 }
+# Handler threads. The work is Python under one GIL, so more threads only queue; two keep a
+# second call ready while one is sent, and measured best of the pool sizes tried for a sync
+# server (``bench/rpc.py --threads``).
+THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class ServeConfig:
     reuse_port: bool = False  # only --workers shares its port, with processes of its own
 
 
-Behaviour = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
+Behaviour = Callable[[bytes, grpc.ServicerContext], bytes]
 
 
 def _behaviour(
@@ -81,7 +85,7 @@ def _behaviour(
     that an answer already given is sent again as it is.
     """
 
-    def respond(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    def respond(data: bytes, context: grpc.ServicerContext) -> bytes:
         model = store.current
         if model is None:
             raise unavailable()
@@ -99,18 +103,18 @@ def _behaviour(
         return response
 
     # Each outcome is counted before it is sent: a client that sees an answer finds it counted.
-    async def answer(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    def answer(data: bytes, context: grpc.ServicerContext) -> bytes:
         start = time.perf_counter()
         try:
             response = respond(data, context)
         except RequestError as error:
             metrics.observe(method, error.code, time.perf_counter() - start)
-            await context.abort_with_status(error.to_status())
+            context.abort_with_status(error.to_status())
             raise  # abort_with_status always raises; this keeps type checkers honest
         except Exception:
             metrics.observe(method, grpc.StatusCode.INTERNAL, time.perf_counter() - start)
             log.exception("%s failed", method)
-            await context.abort(grpc.StatusCode.INTERNAL, "the server failed on this request; it is logged")
+            context.abort(grpc.StatusCode.INTERNAL, "the server failed on this request; it is logged")
             raise
         metrics.observe(method, grpc.StatusCode.OK, time.perf_counter() - start)
         return response
@@ -128,7 +132,7 @@ def forecast_service(store: Store, answers: Answers) -> dict[str, grpc.RpcMethod
     }
 
 
-class BearerTokens(grpc.aio.ServerInterceptor):
+class BearerTokens(grpc.ServerInterceptor):
     """Calls to gigcast must carry ``authorization: Bearer <token>`` with a known token.
 
     Health checks and reflection stay open: probes and tools need them, and they hold no data.
@@ -140,13 +144,13 @@ class BearerTokens(grpc.aio.ServerInterceptor):
         self._tokens = [token.encode() for token in tokens]
         self._deny = grpc.unary_unary_rpc_method_handler(self._refuse)
 
-    async def intercept_service(
+    def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler | None:
         if details.method.startswith(self.OPEN) or self._known(details.invocation_metadata):
-            return await continuation(details)
+            return continuation(details)
         metrics.observe(details.method.rsplit("/", 1)[-1], grpc.StatusCode.UNAUTHENTICATED, 0.0)
         return self._deny
 
@@ -159,29 +163,8 @@ class BearerTokens(grpc.aio.ServerInterceptor):
         return scheme.lower() == "bearer" and any(matches)
 
     @staticmethod
-    async def _refuse(request: bytes, context: grpc.aio.ServicerContext) -> None:
-        await context.abort(
-            grpc.StatusCode.UNAUTHENTICATED, "send 'authorization: Bearer <token>', a known one"
-        )
-
-
-class GenericOnly:
-    """Takes a generated ``add_*_to_server`` helper's handlers as generic handlers only.
-
-    grpcio's aio server waits on one pending call per registered method at every call it
-    accepts (grpc/grpc#43461): each registered method costs every call, so none are registered.
-    """
-
-    def __init__(self, server: grpc.aio.Server) -> None:
-        self._server = server
-
-    def add_generic_rpc_handlers(self, handlers: tuple[grpc.GenericRpcHandler, ...]) -> None:
-        self._server.add_generic_rpc_handlers(handlers)
-
-    def add_registered_method_handlers(
-        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
-    ) -> None:
-        """Left unregistered: served by the generic handler added beside them."""
+    def _refuse(request: bytes, context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, "send 'authorization: Bearer <token>', a known one")
 
 
 def read_tokens(path: Path) -> frozenset[str]:
@@ -193,21 +176,21 @@ def read_tokens(path: Path) -> frozenset[str]:
     return tokens
 
 
-def create_server(config: ServeConfig, store: Store, health: HealthServicer) -> tuple[grpc.aio.Server, int]:
+def create_server(config: ServeConfig, store: Store, health: HealthServicer) -> tuple[grpc.Server, int]:
     """A server with gigcast, health and reflection, bound to the configured address, not started."""
     interceptors = [BearerTokens(config.auth_tokens)] if config.auth_tokens else []
-    server = grpc.aio.server(
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="gigcast-rpc"),
         interceptors=interceptors,
         # on only for --workers: two servers started by mistake on one port must not share it
         options=[("grpc.so_reuseport", int(config.reuse_port))],
     )
     rpcs = forecast_service(store, Answers(int(config.answer_cache_mb * 2**20)))
+    # as the generated code registers them: known to gRPC's core, so calls skip a lookup in Python
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, rpcs),))
-    generic = GenericOnly(server)
-    health_pb2_grpc.add_HealthServicer_to_server(health, generic)
-    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
-        ReflectionServicer((SERVICE_NAME, HEALTH_NAME, reflection.SERVICE_NAME)), generic
-    )
+    server.add_registered_method_handlers(SERVICE_NAME, rpcs)
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection((SERVICE_NAME, HEALTH_NAME, reflection.SERVICE_NAME), server)
     address = f"{config.host}:{config.port}"
     if config.tls_cert is not None and config.tls_key is not None:
         key_and_chain = (config.tls_key.read_bytes(), config.tls_cert.read_bytes())
@@ -217,7 +200,7 @@ def create_server(config: ServeConfig, store: Store, health: HealthServicer) -> 
     return server, port
 
 
-async def serve(config: ServeConfig) -> None:
+def serve(config: ServeConfig) -> None:
     """Serve until SIGTERM or SIGINT, then let in-flight calls finish for ``config.grace`` seconds.
 
     Every ``poll_seconds`` (0: never) the alias is looked up again, and a new version swapped in.
@@ -226,12 +209,11 @@ async def serve(config: ServeConfig) -> None:
     health = HealthServicer()
     server, bound = create_server(config, store, health)
     for service in ("", SERVICE_NAME):
-        await health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
+        health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await server.start()
+        signal.signal(sig, lambda signum, frame: stop.set())
+    server.start()
     where = f"{config.host}:{bound}"
     log.info(
         "listening on %s, loading %s@%s from %s",
@@ -241,18 +223,13 @@ async def serve(config: ServeConfig) -> None:
         config.tracking_uri,
         extra={"address": where, "tls": config.tls_cert is not None, "auth": bool(config.auth_tokens)},
     )
-    follower = None
     try:
-        model = await asyncio.to_thread(
-            fetch,
-            tracking_uri=config.tracking_uri,
-            name=config.name,
-            alias=config.alias,
-            cache_dir=config.cache_dir,
+        model = fetch(
+            tracking_uri=config.tracking_uri, name=config.name, alias=config.alias, cache_dir=config.cache_dir
         )
         store.swap(model)
         for service in ("", SERVICE_NAME):
-            await health.set(service, health_pb2.HealthCheckResponse.SERVING)
+            health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "SERVING %s version %s (%d skills) on %s",
             model.name,
@@ -262,39 +239,37 @@ async def serve(config: ServeConfig) -> None:
             extra={"model": model.name, "version": model.version, "address": where},
         )
         if config.poll_seconds > 0:
-            follower = asyncio.create_task(follow(store, config))
-        await stop.wait()
+            threading.Thread(
+                target=follow, args=(store, config, stop), name="gigcast-follow", daemon=True
+            ).start()
+        stop.wait()
         log.info("stopping: draining in-flight calls for up to %.0fs", config.grace)
     finally:
-        if follower is not None:
-            follower.cancel()
-        await health.enter_graceful_shutdown()
-        await server.stop(config.grace)
+        stop.set()
+        health.enter_graceful_shutdown()
+        server.stop(config.grace).wait()
 
 
-async def follow(store: Store, config: ServeConfig) -> None:
+def follow(store: Store, config: ServeConfig, stop: threading.Event) -> None:
     """Swap in the version ``name@alias`` points at whenever it changes, for promotions and rollbacks.
 
-    The new version is downloaded, checked and indexed beside the serving one (in a thread, while
-    calls go on), then switched in one step. A registry that does not answer, or a bundle that
-    fails to load or check, is logged (and counted) and the serving model stays.
+    Runs on its own thread until ``stop`` is set. The new version is downloaded, checked and
+    indexed beside the serving one while calls go on, then switched in one step. A registry that
+    does not answer, or a bundle that fails to load or check, is logged (and counted) and the
+    serving model stays.
     """
-    while True:
-        await asyncio.sleep(config.poll_seconds)
+    while not stop.wait(config.poll_seconds):
         current = store.current
         serving = current and current.version
         try:
-            version = await asyncio.to_thread(
-                version_by_alias, tracking_uri=config.tracking_uri, name=config.name, alias=config.alias
-            )
+            version = version_by_alias(tracking_uri=config.tracking_uri, name=config.name, alias=config.alias)
         except Exception as exc:  # the registry is a network service: keep serving whatever it says
             log.warning("registry did not answer, still serving version %s: %s", serving, exc)
             continue
         if version is None or version.version == serving:
             continue
         try:
-            model = await asyncio.to_thread(
-                load,
+            model = load(
                 tracking_uri=config.tracking_uri,
                 version=version,
                 alias=config.alias,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from service.answers import ENTRY_BYTES, Answers
@@ -42,3 +43,22 @@ def test_a_budget_of_zero_keeps_nothing(model: LoadedModel) -> None:
     answers.get(model, "EstimateRate", b"q")
     answers.keep(model, "EstimateRate", b"q", b"answer")
     assert answers.get(model, "EstimateRate", b"q") is None
+
+
+def test_handler_threads_keeping_at_once_keep_the_budget_right(model: LoadedModel) -> None:
+    entry = 4 + 6 + ENTRY_BYTES  # b"q%03d" and b"a%05d"
+    answers = Answers(budget=50 * entry)
+    answers.get(model, "EstimateRate", b"")
+
+    def keep_many(offset: int) -> None:
+        for i in range(3000):
+            n = (i + offset) % 30  # fewer requests than fit: most are kept already
+            answers.keep(model, "EstimateRate", b"q%03d" % n, b"a%05d" % n)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(keep_many, range(4)))  # an error in a thread fails the test here
+    assert all(answers.get(model, "EstimateRate", b"q%03d" % n) == b"a%05d" % n for n in range(30))
+    # the bytes counted are the bytes kept: 50 new answers all fit
+    for n in range(100, 150):
+        answers.keep(model, "EstimateRate", b"q%03d" % n, b"a%05d" % n)
+    assert all(answers.get(model, "EstimateRate", b"q%03d" % n) is not None for n in range(100, 150))

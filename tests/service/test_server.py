@@ -13,7 +13,7 @@ import trustme
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
+from grpc_health.v1.health import HealthServicer
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
@@ -95,7 +95,7 @@ def test_answers_come_from_the_model_serving_now(model: LoadedModel, answer_cach
 
 def test_health_and_reflection_are_served(running: Running) -> None:
     health = health_pb2_grpc.HealthStub(running.channel)
-    running.run(running.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING))
+    running.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     answer = health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=5)
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
@@ -218,7 +218,7 @@ def test_tokens_are_required_except_for_health(model: LoadedModel, tmp_path: Pat
     tokens.write_text("# the platform's backend\nsecret-one\n\nsecret-two\n")
     with started(replace(LOOPBACK, auth_tokens=read_tokens(tokens))) as running:
         running.store.swap(model)
-        running.run(running.health.set("", health_pb2.HealthCheckResponse.SERVING))
+        running.health.set("", health_pb2.HealthCheckResponse.SERVING)
         skill = next(iter(model.index.skills))
         request = pb.EstimateRateRequest(skill=skill)
         stub = running.stub
