@@ -230,7 +230,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000, help="single-stream round trips")
     parser.add_argument("--batches", type=int, default=30, help="BatchEstimateRates calls of 1,000")
     parser.add_argument("--workers", type=int, default=1, help="gigcast-serve --workers")
-    parser.add_argument("--threads", type=int, default=THREADS, help="thread pool of the bare sync server")
+    parser.add_argument("--threads", type=int, default=THREADS, help="handler threads of the sync servers")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="let the system place processes")
     options = parser.parse_args()
 
@@ -254,6 +254,7 @@ def main() -> None:
             "--port=0",
             "--metrics-port=0",
             f"--workers={options.workers}",
+            f"--threads={options.threads}",
             f"--cache-dir={workdir / 'cache'}",
             "--log-format=text",
             *flags,
@@ -352,7 +353,7 @@ def main() -> None:
     print(
         f"market: {options.skills} skills, {len(requests)} distinct requests, "
         f"{options.concurrency} in flight, median of {options.rounds} × {options.seconds:g} s, "
-        f"gigcast-serve --workers {options.workers}, bare sync server --threads {options.threads}, "
+        f"gigcast-serve --workers {options.workers}, sync servers --threads {options.threads}, "
         + ("servers on CPU 1, load client on CPU 0" if pinning else "processes placed by the system")
     )
     ms = 1000

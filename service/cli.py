@@ -12,7 +12,7 @@ import typer
 
 from gigcast.settings import CHAMPION_ALIAS, DEFAULT_PORT, MODEL_NAME, tracking_uri
 from service.logs import LogFormat, configure_logging
-from service.server import ServeConfig
+from service.server import THREADS, ServeConfig
 
 # Bundles are fetched once at start; MLflow's download bars would only clutter the log.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -56,6 +56,9 @@ def main(
     log_format: Annotated[
         LogFormat, typer.Option(help="auto: text on a terminal, JSON lines otherwise.")
     ] = LogFormat.auto,
+    threads: Annotated[
+        int, typer.Option(min=1, help="Handler threads; 4 serve more calls on a core of its own.")
+    ] = THREADS,
     answer_cache_mb: Annotated[
         float, typer.Option(min=0.0, help="Answers kept to be sent again when asked again; 0 keeps none.")
     ] = 64.0,
@@ -87,6 +90,7 @@ def main(
         tls_cert=tls_cert,
         tls_key=tls_key,
         auth_tokens=tokens,
+        threads=threads,
         answer_cache_mb=answer_cache_mb,
     )
     if workers > 1:
