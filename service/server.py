@@ -50,7 +50,7 @@ RPCS: dict[str, Handler] = {
 }
 # Handler threads by default. The work is Python under one GIL, but a few threads keep calls
 # ready while others are sent. Measured with ``bench/rpc.py``: with the threads placed by the
-# system (how a server usually runs), 2 carried 5-8% more calls than 4; on a core of its own, 4
+# system (how a server usually runs), 2 carried 5-9% more calls than 4; on a core of its own, 4
 # carried 6-14% more than 2 (``--threads``).
 THREADS = 2
 
