@@ -54,7 +54,6 @@ docs/market.png: training/synth.py training/plots.py | $(INSTALLED)
 BENCH_SCRIPTS := $(filter-out bench/summary.py,$(wildcard bench/*.py))
 
 bench: install
-	$(BIN)/pip install --quiet -e '.[bench]'
 	@mkdir -p build && rm -f build/bench.jsonl
 	@for script in $(BENCH_SCRIPTS); do echo "== $$script"; \
 		GIGCAST_BENCH_SUMMARY=build/bench.jsonl $(BIN)/python $$script || exit 1; done

@@ -61,6 +61,7 @@ EXIT_CODES = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 3,
     grpc.StatusCode.NOT_FOUND: 4,
     grpc.StatusCode.UNAUTHENTICATED: 5,
+    grpc.StatusCode.FAILED_PRECONDITION: 6,
 }
 
 SkillArgument = Annotated[str, typer.Argument(help="Skill id, name or alias, any case.")]

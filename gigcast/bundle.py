@@ -13,18 +13,31 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
 import polars as pl
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST_FILE = "manifest.json"
 #: Name of the bundle folder among a registered model version's artifacts.
 BUNDLE_ARTIFACT = "bundle"
 
+
+class Target(StrEnum):
+    """A kind of forecast: postings per week, or the median hourly rate."""
+
+    DEMAND = "demand"
+    RATE = "rate"
+
+
+#: The table holding each target's weekly forecast, and its interval's columns.
+FORECAST_TABLES = {Target.DEMAND: ("demand", "p10", "p90"), Target.RATE: ("rates", "lower", "upper")}
+
 #: Column names and types of every table, in file order.
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    # One row per skill. ``*_basis`` is "skill" when its own history was fitted, else "category".
+    # One row per skill. ``*_basis`` is "skill" when its own history was fitted, else "category";
+    # ``*_model`` names the model that forecast it ("" for a target the bundle lacks).
     "skills": {
         "skill": pl.String(),
         "display_name": pl.String(),
@@ -35,8 +48,10 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "rate_observations": pl.Int64(),
         "demand_basis": pl.String(),
         "rate_basis": pl.String(),
+        "demand_model": pl.String(),
+        "rate_model": pl.String(),
     },
-    # Weekly postings forecast: median and 80% interval.
+    # Weekly postings forecast: median and 80% interval. Empty when demand is not a target.
     "demand": {
         "skill": pl.String(),
         "week_start": pl.Date(),
@@ -44,7 +59,8 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "p50": pl.Float64(),
         "p90": pl.Float64(),
     },
-    # Weekly median hourly rate forecast, all levels and markets, with its 80% interval.
+    # Weekly median hourly rate forecast, all levels and markets, with its 80% interval. Empty, as
+    # are spread and premiums, when rate is not a target.
     "rates": {
         "skill": pl.String(),
         "week_start": pl.Date(),
@@ -86,7 +102,8 @@ class Manifest:
     trained_at: datetime
     data_start: date
     data_end: date
-    horizon_weeks: int
+    horizon_weeks: int  # weeks ahead forecast: as far as the backtest reached
+    targets: list[Target] = field(default_factory=lambda: list(Target))
     interval_coverage: float = 0.8
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
@@ -108,6 +125,7 @@ class Manifest:
         values["trained_at"] = datetime.fromisoformat(values["trained_at"])
         values["data_start"] = date.fromisoformat(values["data_start"])
         values["data_end"] = date.fromisoformat(values["data_end"])
+        values["targets"] = [Target(t) for t in values["targets"]]
         return cls(**values)
 
 
@@ -171,8 +189,12 @@ def check_bundle(bundle: Bundle) -> None:
         raise BundleError("bundle lists a skill twice")
     horizon = bundle.manifest.horizon_weeks
     first = bundle.manifest.first_forecast_week
-    for name, low, high in (("demand", "p10", "p90"), ("rates", "lower", "upper")):
+    for target, (name, low, high) in FORECAST_TABLES.items():
         frame = bundle.table(name)
+        if target not in bundle.manifest.targets:
+            if frame.height:
+                raise BundleError(f"table {name} holds forecasts, but {target} is not a target of the bundle")
+            continue
         per_skill = frame.group_by("skill").agg(weeks=pl.len(), first=pl.col("week_start").min())
         whole = per_skill.filter((pl.col("weeks") == horizon) & (pl.col("first") == first))
         if not whole["skill"].sort().equals(skills.sort()):

@@ -28,6 +28,8 @@ class SkillEntry:
     rate_observations: int
     demand_basis: str
     rate_basis: str
+    demand_model: str
+    rate_model: str
 
 
 # Values made on every request are plain slotted dataclasses: a frozen one costs a microsecond more.
@@ -39,6 +41,7 @@ class Basis:
     weeks_of_history: int
     observations: int
     description: str
+    model: str = ""
 
 
 @dataclass(slots=True)
@@ -85,6 +88,7 @@ class ForecastIndex:
     def __init__(self, bundle: Bundle) -> None:
         manifest = bundle.manifest
         self.manifest = manifest
+        self.targets = frozenset(manifest.targets)
         self.coverage = manifest.interval_coverage
         self.weeks = tuple(
             manifest.first_forecast_week + timedelta(weeks=i) for i in range(manifest.horizon_weeks)
@@ -170,7 +174,9 @@ class ForecastIndex:
             lower=lower * factor,
             upper=upper * factor,
             coverage=self.coverage,
-            basis=Basis(source, entry.weeks_of_history, entry.rate_observations, "; ".join(notes)),
+            basis=Basis(
+                source, entry.weeks_of_history, entry.rate_observations, "; ".join(notes), entry.rate_model
+            ),
         )
 
     def demand(self, entry: SkillEntry, *, country: str | None, horizon: int) -> list[DemandPoint]:
@@ -199,7 +205,11 @@ class ForecastIndex:
         else:
             source, what = "skill", "own history"
         return Basis(
-            source, entry.weeks_of_history, entry.postings, f"{what}, {entry.weeks_of_history} weeks"
+            source,
+            entry.weeks_of_history,
+            entry.postings,
+            f"{what}, {entry.weeks_of_history} weeks",
+            entry.demand_model,
         )
 
 

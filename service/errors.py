@@ -66,6 +66,16 @@ def skill_not_found(text: str, suggestions: list[str]) -> RequestError:
     )
 
 
+def lacks_target(target: str) -> RequestError:
+    """A call the serving model cannot answer: it was trained without that target."""
+    return RequestError(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        f"the serving model holds no {target} forecasts: its training data had none",
+        reason="TARGET_NOT_TRAINED",
+        metadata={"target": target},
+    )
+
+
 def unavailable() -> RequestError:
     return RequestError(grpc.StatusCode.UNAVAILABLE, "no model loaded yet; retry shortly")
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from gigcast.bundle import Target
 from gigcast.countries import to_alpha2
 from gigcast.lookup import Basis, RateEstimate, SkillEntry, WeekOutOfRangeError
 from gigcast.v1 import forecast_pb2 as pb
-from service.errors import RequestError, invalid, skill_not_found
+from service.errors import RequestError, invalid, lacks_target, skill_not_found
 from service.store import LoadedModel
 
 LEVELS = {
@@ -52,6 +53,7 @@ MAX_PAGE_SIZE = 500
 
 
 def estimate_rate(model: LoadedModel, request: pb.EstimateRateRequest) -> pb.EstimateRateResponse:
+    _require(model, Target.RATE)
     return pb.EstimateRateResponse(**_estimate(model, request), model=_model_ref(model))
 
 
@@ -62,6 +64,7 @@ def batch_estimate_rates(
 
     The model is named once, on the batch, not on every item.
     """
+    _require(model, Target.RATE)
     if len(request.requests) > MAX_BATCH:
         raise invalid("requests", f"at most {MAX_BATCH} estimates in one call, got {len(request.requests)}")
     results = []
@@ -100,6 +103,7 @@ def _estimate(model: LoadedModel, request: pb.EstimateRateRequest) -> dict[str, 
 
 
 def forecast_rate(model: LoadedModel, request: pb.ForecastRateRequest) -> pb.ForecastRateResponse:
+    _require(model, Target.RATE)
     entry = _skill(model, request.skill)
     level = _level(request.experience_level)
     country = _country(request.country)
@@ -130,6 +134,7 @@ def forecast_rate(model: LoadedModel, request: pb.ForecastRateRequest) -> pb.For
 
 def quote_gig(model: LoadedModel, request: pb.QuoteGigRequest) -> pb.QuoteGigResponse:
     """A price range for the hours at the dearest skill's rates, and where demand is heading."""
+    _require(model, Target.RATE)
     if not request.skills:
         raise invalid("skills", "name at least one skill")
     if len(request.skills) > MAX_QUOTE_SKILLS:
@@ -140,7 +145,8 @@ def quote_gig(model: LoadedModel, request: pb.QuoteGigRequest) -> pb.QuoteGigRes
     level, country = _level(request.experience_level), _country(request.country)
     offset = _week(model, request.week)
     estimates = [model.index.estimate_rate(e, level=level, country=country, offset=offset) for e in entries]
-    changes = [_change(model.index.path(e, "demand"), TREND_WEEKS) for e in entries]
+    has_demand = Target.DEMAND in model.index.targets
+    changes = [_change(model.index.path(e, "demand"), TREND_WEEKS) if has_demand else 0.0 for e in entries]
     dearest = max(estimates, key=lambda e: e.p50)
     hours = request.estimated_hours
     trend = _trend(sum(changes) / len(changes))
@@ -178,7 +184,8 @@ def list_movers(model: LoadedModel, request: pb.ListMoversRequest) -> pb.ListMov
     if request.limit < 0:
         raise invalid("limit", "must not be negative")
     metric = MOVER_METRICS[request.metric]
-    weeks = _horizon(model, request.horizon_weeks or TREND_WEEKS)
+    _require(model, Target(metric))
+    weeks = _horizon(model, request.horizon_weeks or min(TREND_WEEKS, len(model.index.weeks)))
     limit = min(request.limit or DEFAULT_MOVERS, MAX_MOVERS)
     category = request.category.strip().lower()
     movers = []
@@ -205,6 +212,7 @@ def list_movers(model: LoadedModel, request: pb.ListMoversRequest) -> pb.ListMov
 
 
 def forecast_demand(model: LoadedModel, request: pb.ForecastDemandRequest) -> pb.ForecastDemandResponse:
+    _require(model, Target.DEMAND)
     entry = _skill(model, request.skill)
     horizon = _horizon(model, request.horizon_weeks)
     country = _country(request.country)
@@ -271,7 +279,17 @@ def get_model_info(model: LoadedModel, request: pb.GetModelInfoRequest) -> pb.Ge
         skill_count=len(model.index.skills),
         metrics=manifest.metrics,
         bundle_schema_version=manifest.schema_version,
+        targets=[TARGETS[t] for t in manifest.targets],
+        horizon_weeks=manifest.horizon_weeks,
     )
+
+
+TARGETS = {Target.DEMAND: pb.TARGET_DEMAND, Target.RATE: pb.TARGET_RATE}
+
+
+def _require(model: LoadedModel, target: Target) -> None:
+    if target not in model.index.targets:
+        raise lacks_target(target)
 
 
 def _skill(model: LoadedModel, text: str) -> SkillEntry:
@@ -314,7 +332,9 @@ def _week(model: LoadedModel, text: str) -> int:
 def _horizon(model: LoadedModel, weeks: int) -> int:
     most = min(MAX_HORIZON, len(model.index.weeks))  # a model trained with a shorter horizon holds less
     if not 1 <= weeks <= most:
-        raise invalid("horizon_weeks", f"must be between 1 and {most}, got {weeks}")
+        raise invalid(
+            "horizon_weeks", f"must be between 1 and {most} (as far as the model was tested), got {weeks}"
+        )
     return weeks
 
 
@@ -379,6 +399,7 @@ def _basis(basis: Basis) -> dict[str, Any]:
         "weeks_of_history": basis.weeks_of_history,
         "observations": basis.observations,
         "description": basis.description,
+        "model": basis.model,
     }
 
 

@@ -37,9 +37,7 @@ def trained(
     path = tmp_path_factory.mktemp("market") / "postings.parquet"
     small_market.write_parquet(path)
     accepted = ingest([path], taxonomy=taxonomy).accepted
-    return train(
-        accepted, taxonomy=taxonomy, config=TrainConfig(horizon=12, backtest_horizon=4, folds=2, workers=1)
-    )
+    return train(accepted, taxonomy=taxonomy, config=TrainConfig(horizon=12, workers=1))
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import math
 import polars as pl
 
 from training import market
-from training.calibrate import Calibrated
+from training.forecasting.calibrate import Calibrated
 from training.panels import rate_panel
 
 BORROWED = "category:"  # key prefix of the series that young skills borrow from

@@ -174,13 +174,6 @@ def run(
     horizon: Annotated[
         int, typer.Option(min=1, max=52, help="Weeks to forecast (the service serves up to 52).")
     ] = 52,
-    backtest_weeks: Annotated[int, typer.Option(min=1, help="Weeks ahead each backtest fold scores.")] = 8,
-    folds: Annotated[
-        int,
-        typer.Option(
-            min=2, help="Rolling-origin backtest folds per series (two or more, to cross-fit coverage)."
-        ),
-    ] = 3,
     workers: Annotated[int | None, typer.Option(min=1, help="Fitting processes; default every core.")] = None,
     executor: Annotated[
         Executor, typer.Option(help="Where series are fitted: local processes or Ray.")
@@ -228,8 +221,6 @@ def run(
         raise typer.Exit(1)
     config = TrainConfig(
         horizon=horizon,
-        backtest_horizon=backtest_weeks,
-        folds=folds,
         workers=workers or default_workers(),
         executor=executor.value,
         ray_address=ray_address,

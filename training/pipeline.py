@@ -11,14 +11,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
-from gigcast.bundle import Bundle, Manifest, check_bundle
+from gigcast.bundle import SCHEMAS, Bundle, Manifest, check_bundle
 from gigcast.taxonomy import UNCATEGORISED, Taxonomy
 from training import market
-from training.backtest import BASELINES
 from training.borrowing import BORROWED, demand_lenders, demand_shares, rate_factors, rate_lenders, scaled
-from training.calibrate import Calibrated, calibrate
 from training.executors import default_workers, fit_all
-from training.models import Series, SeriesFit, backward, transform_of
+from training.forecasting.backtest import BACKS, BUCKETS
+from training.forecasting.calendar import Calendar, market_calendar
+from training.forecasting.calibrate import Calibrated, calibrate
+from training.forecasting.candidates import ENSEMBLE, UNTESTED_HORIZON, candidates
+from training.forecasting.race import WEIGHTED, Plan, SeriesFit
+from training.forecasting.series import Series, Target, backward
 from training.normalise import slugs
 from training.panels import (
     collection_gaps,
@@ -32,7 +35,8 @@ from training.panels import (
 from training.regions import region_of
 
 COVERAGE = 0.8
-CANDIDATES = ("prophet", *BASELINES)
+#: Every model that races, as named in the scores table and the metrics.
+CANDIDATES = tuple(dict.fromkeys([repr(m) for t in Target for m in candidates(t)] + [ENSEMBLE]))
 MIN_RATE_WEEKS = 4  # fewer weeks with rates than this, and the skill borrows its category's
 HOLDOUT_SCHEMA = {
     "skill": pl.String,
@@ -50,10 +54,9 @@ class TrainingError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    horizon: int = 52
-    backtest_horizon: int = 8
-    folds: int = 3
-    min_weeks: int = 12
+    horizon: int = 52  # weeks to forecast; served only as far as the backtest reached
+    targets: tuple[Target, ...] | None = None  # None: every target the data holds
+    min_weeks: int = 12  # fewer weeks of postings than this, and a skill borrows its category's demand
     coverage: float = COVERAGE
     workers: int = field(default_factory=default_workers)
     executor: str = "local"
@@ -80,53 +83,53 @@ def train(
     on_start: Callable[[int], None] = lambda n: None,
     on_fitted: Callable[[int], None] = lambda n: None,
 ) -> Trained:
-    """Fit demand and rate forecasts for every skill of ``postings``."""
+    """Fit demand and rate forecasts (those of ``config.targets``) for every skill of ``postings``."""
     data_start, data_end = complete_window(postings)
     postings = within(postings, data_start, data_end)
     gaps = collection_gaps(postings, start=data_start, end=data_end)
     postings = postings.filter(~week_of().is_in(gaps))  # a gap's few postings are not the market
     demand = demand_panel(postings, end=data_end, gaps=gaps)
     observations = rate_observations(postings)
-    if observations.is_empty():
-        raise TrainingError("no hourly rates in the data: the rate model has nothing to learn from")
+    targets = _targets(config, observations)
     rates = rate_panel(observations)
     rate_weeks = rates.group_by("skill").len()
     own_rate = set(rate_weeks.filter(pl.col("len") >= MIN_RATE_WEEKS)["skill"])
     demand_weeks = demand.group_by("skill").len()
     own_demand = set(demand_weeks.filter(pl.col("len") >= config.min_weeks)["skill"])
     skills = _skill_table(postings, demand, observations, own_demand, own_rate, taxonomy)
-    rate_lender_of, rate_panels = rate_lenders(skills, observations, own_rate)
-    demand_lender_of, demand_panels = demand_lenders(skills, demand, own_demand)
-    series = [s for s in _series(demand, "demand", "postings", data_end) if s.skill in own_demand]
-    series += [s for s in _series(rates, "rate", "rate", data_end) if s.skill in own_rate]
-    series += _series(demand_panels, "demand", "postings", data_end) + _series(
-        rate_panels, "rate", "rate", data_end
-    )
+    series: list[Series] = []
+    if Target.DEMAND in targets:
+        demand_lender_of, demand_panels = demand_lenders(skills, demand, own_demand)
+        series += [s for s in _series(demand, Target.DEMAND, "postings") if s.skill in own_demand]
+        series += _series(demand_panels, Target.DEMAND, "postings")
+    if Target.RATE in targets:
+        rate_lender_of, rate_panels = rate_lenders(skills, observations, own_rate)
+        series += [s for s in _series(rates, Target.RATE, "rate") if s.skill in own_rate]
+        series += _series(rate_panels, Target.RATE, "rate")
+    plan = Plan(horizon=config.horizon, end=data_end, calendars=_calendars(demand, data_end))
     on_start(len(series))
     fits = fit_all(
         series,
-        horizon=config.horizon,
-        backtest_horizon=config.backtest_horizon,
-        folds=config.folds,
-        min_weeks=config.min_weeks,
+        plan=plan,
         workers=config.workers,
         executor=config.executor,
         ray_address=config.ray_address,
         on_done=on_fitted,
     )
+    horizon = served_horizon(fits, config.horizon)
     calibrated = {
         (c.skill, c.target): c
-        for target in ("demand", "rate")
-        for c in calibrate(
-            [f for f in fits if f.target == target], horizon=config.horizon, level=config.coverage
-        )
+        for target in targets
+        for c in calibrate([f for f in fits if f.target == target], horizon=horizon, level=config.coverage)
     }
     forecasts = [c for (skill, _), c in calibrated.items() if not skill.startswith(BORROWED)]
-    rate_factor = rate_factors(rate_lender_of, observations, rate_panels)
-    demand_factor = demand_shares(demand_lender_of, demand, demand_panels)
-    forecasts += scaled(rate_lender_of, rate_factor, calibrated, "rate")
-    forecasts += scaled(demand_lender_of, demand_factor, calibrated, "demand")
-    weekly = _forecast_frame(forecasts, data_end + timedelta(weeks=1), config.horizon)
+    if Target.DEMAND in targets:
+        demand_factor = demand_shares(demand_lender_of, demand, demand_panels)
+        forecasts += scaled(demand_lender_of, demand_factor, calibrated, Target.DEMAND)
+    if Target.RATE in targets:
+        rate_factor = rate_factors(rate_lender_of, observations, rate_panels)
+        forecasts += scaled(rate_lender_of, rate_factor, calibrated, Target.RATE)
+    weekly = _forecast_frame(forecasts, plan.first_week, horizon)
     residuals = market.with_residuals(observations, rates)
     premiums = market.premiums(residuals, region_of())
     per_country = (
@@ -136,24 +139,35 @@ def train(
     )
     own_fits = [f for f in fits if not f.skill.startswith(BORROWED)]
     scores = _scores(own_fits, calibrated)
-    metrics = _headline(scores) | {"collection_gap_weeks": float(len(gaps))}
+    metrics = _headline(scores) | {"collection_gap_weeks": float(len(gaps)), "served_horizon_weeks": horizon}
+    models = {(f.skill, f.target): f.model for f in forecasts}
     bundle = Bundle(
         manifest=Manifest(
             trained_at=datetime.now(UTC).replace(microsecond=0),
             data_start=data_start,
             data_end=data_end,
-            horizon_weeks=config.horizon,
+            horizon_weeks=horizon,
+            targets=targets,
             interval_coverage=config.coverage,
             metrics=metrics,
             params=config.params(),
         ),
-        skills=skills,
-        demand=weekly.filter(pl.col("target") == "demand").select("skill", "week_start", "p10", "p50", "p90"),
-        rates=weekly.filter(pl.col("target") == "rate").select(
+        skills=skills.with_columns(
+            pl.col("skill")
+            .map_elements(lambda skill, t=target: models.get((skill, t), ""), return_dtype=pl.String)
+            .alias(f"{target}_model")
+            for target in Target
+        ),
+        demand=weekly.filter(pl.col("target") == Target.DEMAND).select(
+            "skill", "week_start", "p10", "p50", "p90"
+        ),
+        rates=weekly.filter(pl.col("target") == Target.RATE).select(
             "skill", "week_start", "p50", pl.col("p10").alias("lower"), pl.col("p90").alias("upper")
         ),
-        spread=market.spread(residuals, premiums, skills["skill"].to_list()),
-        premiums=premiums,
+        spread=market.spread(residuals, premiums, skills["skill"].to_list())
+        if Target.RATE in targets
+        else _empty("spread"),
+        premiums=premiums if Target.RATE in targets else _empty("premiums"),
         country_share=market.country_share(per_country),
     )
     check_bundle(bundle)
@@ -161,22 +175,54 @@ def train(
         [
             demand.select(
                 "skill",
-                target=pl.lit("demand"),
+                target=pl.lit(str(Target.DEMAND)),
                 week_start="week_start",
                 value=pl.col("postings").cast(pl.Float64),
             ),
-            rates.select("skill", target=pl.lit("rate"), week_start="week_start", value="rate"),
+            rates.select("skill", target=pl.lit(str(Target.RATE)), week_start="week_start", value="rate"),
         ]
-    )
+    ).filter(pl.col("target").is_in([str(t) for t in targets]))
     return Trained(bundle=bundle, scores=scores, metrics=metrics, holdout=_holdout(own_fits), history=history)
 
 
-def _series(panel: pl.DataFrame, target: str, column: str, end: date) -> list[Series]:
-    grouped = panel.group_by("skill", maintain_order=True).agg("week_start", column)
-    return [
-        Series(skill, target, weeks, values, end)  # type: ignore[arg-type]
-        for skill, weeks, values in grouped.iter_rows()
-    ]
+def _targets(config: TrainConfig, observations: pl.DataFrame) -> list[Target]:
+    """The targets asked for; by default every one the data holds (no hourly rates: demand only)."""
+    if config.targets is None:
+        return [Target.DEMAND] if observations.is_empty() else list(Target)
+    if Target.RATE in config.targets and observations.is_empty():
+        raise TrainingError(
+            "no hourly rates in the data: the rate model has nothing to learn from (train --target demand)"
+        )
+    return [t for t in Target if t in config.targets]
+
+
+def _empty(table: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=SCHEMAS[table])
+
+
+def _series(panel: pl.DataFrame, target: Target, column: str) -> list[Series]:
+    grouped = panel.group_by("skill", maintain_order=True).agg("week_start", pl.col(column).cast(pl.Float64))
+    return [Series(skill, target, weeks, values) for skill, weeks, values in grouped.iter_rows()]
+
+
+def _calendars(demand: pl.DataFrame, end: date) -> dict[date, Calendar]:
+    """The market's calendar as known before each fold's first week and before the forecast."""
+    totals = demand.group_by("week_start").agg(pl.col("postings").sum()).sort("week_start")
+    firsts = [end - timedelta(weeks=back - 1) for back in BACKS] + [end + timedelta(weeks=1)]
+    calendars = {}
+    for first in firsts:
+        known = totals.filter(pl.col("week_start") < first)
+        calendars[first] = market_calendar(known["week_start"].to_list(), known["postings"].to_numpy())
+    return calendars
+
+
+def served_horizon(fits: list[SeriesFit], horizon: int) -> int:
+    """How far ahead the model answers: as far as any backtest reached, at most ``horizon``.
+
+    With no backtest at all (a few weeks of data), the robust default serves UNTESTED_HORIZON weeks.
+    """
+    tested = max((f.backtest.tested_horizon for f in fits if f.backtest), default=0)
+    return min(horizon, tested or UNTESTED_HORIZON)
 
 
 def _skill_table(
@@ -243,27 +289,36 @@ def _forecast_frame(forecasts: list[Calibrated], first_week: date, horizon: int)
 
 
 def _scores(fits: list[SeriesFit], calibrated: dict[tuple[str, str], Calibrated]) -> pl.DataFrame:
-    """One row per skill and target: the chosen model and every candidate's backtest MASE."""
+    """One row per skill and target: the chosen model, its backtest per bucket, every candidate's MASE."""
     rows = []
     for fit in fits:
-        tested = fit.backtest.scores if fit.backtest else {}
         result = calibrated[(fit.skill, fit.target)]
+        tested = fit.backtest.scores if fit.backtest else {}
+        chosen = tested.get(fit.backtest.chosen, {}) if fit.backtest else {}
         rows.append(
             {
                 "skill": fit.skill,
-                "target": fit.target,
+                "target": str(fit.target),
                 "model": fit.model,
-                "mase": tested.get(fit.model, {}).get("mase"),
-                "smape": tested.get(fit.model, {}).get("smape"),
+                "tested_weeks": fit.backtest.tested_horizon if fit.backtest else 0,
+                "mase": chosen.get(WEIGHTED),
+                **{f"mase_{b.name}": chosen.get(b.name) for b in BUCKETS},
                 "coverage": result.coverage,
+                **{f"coverage_{b.name}": result.coverage_by_bucket.get(b.name) for b in BUCKETS},
                 "pinball": result.pinball,
-                **{f"mase_{m}": tested.get(m, {}).get("mase") for m in CANDIDATES},
+                **{score_column(m): tested.get(m, {}).get(WEIGHTED) for m in CANDIDATES},
             }
         )
-    schema = {"skill": pl.String, "target": pl.String, "model": pl.String}
-    schema |= dict.fromkeys(
-        ["mase", "smape", "coverage", "pinball", *(f"mase_{m}" for m in CANDIDATES)], pl.Float64
-    )
+    floats = [
+        "mase",
+        *(f"mase_{b.name}" for b in BUCKETS),
+        "coverage",
+        *(f"coverage_{b.name}" for b in BUCKETS),
+        "pinball",
+        *(score_column(m) for m in CANDIDATES),
+    ]
+    schema = {"skill": pl.String, "target": pl.String, "model": pl.String, "tested_weeks": pl.Int64}
+    schema |= dict.fromkeys(floats, pl.Float64)
     return (
         pl.DataFrame(rows, schema=schema)
         .with_columns(pl.col(pl.Float64).fill_nan(None))
@@ -271,45 +326,56 @@ def _scores(fits: list[SeriesFit], calibrated: dict[tuple[str, str], Calibrated]
     )
 
 
+def score_column(candidate: str) -> str:
+    """The scores column (and metric suffix) of a candidate: ``mase_autoets``."""
+    return f"mase_{candidate.lower()}"
+
+
 def _holdout(fits: list[SeriesFit]) -> pl.DataFrame:
-    """Each series' last backtest fold: forecasts made without the weeks they are scored on."""
+    """Each series' most recent backtest fold: forecasts made without the weeks they are scored on."""
     frames = [
         pl.DataFrame(
             {
                 "skill": fit.skill,
-                "target": fit.target,
-                "week_start": fit.backtest.last_weeks,
-                "actual": fit.backtest.actual[-1],
-                "predicted": backward(fit.backtest.predicted[-1], transform_of(fit.target)),
-                "scale": fit.backtest.mase_scales[-1],
+                "target": str(fit.target),
+                "week_start": last.weeks,
+                "actual": last.actual,
+                "predicted": backward(last.predicted, fit.target),
+                "scale": last.mase_scale,
             },
             schema=HOLDOUT_SCHEMA,
         )
         for fit in fits
         if fit.backtest is not None
+        for last in fit.backtest.folds[-1:]
     ]
     return pl.concat(frames) if frames else pl.DataFrame(schema=HOLDOUT_SCHEMA)
 
 
 def _headline(scores: pl.DataFrame) -> dict[str, float]:
-    """Medians over backtested skills: the figures runs are compared on."""
+    """Figures over backtested skills that runs are compared on: medians, and the worst tenth."""
     metrics: dict[str, float] = {}
-    for target in ("demand", "rate"):
+    for target in Target:
         own = scores.filter(pl.col("target") == target)
         tested = own.filter(pl.col("mase").is_not_null())
         metrics[f"{target}_series"] = float(own.height)
         metrics[f"{target}_backtested"] = float(tested.height)
         if tested.is_empty():
             continue
-        metrics[f"{target}_prophet_share"] = float((tested["model"] == "prophet").mean())  # type: ignore[arg-type]
-        for column, key in (
-            ("mase", "mase"),
-            *((f"mase_{m}", f"mase_{m}") for m in CANDIDATES),
-            ("smape", "smape"),
-            ("coverage", "coverage_80"),
-            ("pinball", "pinball"),
-        ):
-            value = tested[column].median()
-            if value is not None:
-                metrics[f"{target}_{key}"] = float(value)  # type: ignore[arg-type]
+        values = {
+            "mase": tested["mase"].median(),
+            "mase_p90": tested["mase"].quantile(0.9),
+            "coverage_80": tested["coverage"].mean(),
+            "pinball": tested["pinball"].median(),
+        }
+        for bucket in BUCKETS:
+            values[f"mase_{bucket.name}"] = tested[f"mase_{bucket.name}"].median()
+            values[f"coverage_80_{bucket.name}"] = tested[f"coverage_{bucket.name}"].mean()
+        for candidate in CANDIDATES:
+            values[score_column(candidate)] = tested[score_column(candidate)].median()
+            won = (tested["model"] == candidate) | tested["model"].str.starts_with(f"{candidate}(")
+            values[f"wins_{candidate.lower()}"] = won.mean()
+        for key, value in values.items():
+            if isinstance(value, int | float):
+                metrics[f"{target}_{key}"] = float(value)
     return metrics

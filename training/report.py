@@ -31,8 +31,8 @@ def runs_table(model_name: str, runs: pl.DataFrame) -> Table:
         table.add_row(
             row["version"] + (" *" if row["champion"] else ""),
             row["started"][5:],
-            _pair(row["demand_mase"], row["demand_mase_snaive"], "{:.3f} ({:.3f})"),
-            _pair(row["rate_mase"], row["rate_mase_snaive"], "{:.3f} ({:.3f})"),
+            _pair(row["demand_mase"], row["demand_mase_seasonalnaive"], "{:.3f} ({:.3f})"),
+            _pair(row["rate_mase"], row["rate_mase_seasonalnaive"], "{:.3f} ({:.3f})"),
             _pair(row["demand_coverage_80"], row["rate_coverage_80"], "{:.2f}/{:.2f}"),
             row["run_id"][:8],
         )

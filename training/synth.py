@@ -23,6 +23,7 @@ market median rate per skill) is what an ideal forecaster would know; accuracy i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -116,6 +117,20 @@ MESSY_KINDS = {
 
 
 @dataclass(frozen=True)
+class Outage:
+    """Days on which collection stopped: the market went on, the export holds nothing of them."""
+
+    start: date
+    days: int
+
+    def covers(self) -> pl.Expr:
+        """Whether a posting's ``posted_at`` text falls on one of the outage's days."""
+        day = pl.col("posted_at").str.slice(0, 10)
+        last = self.start + timedelta(days=self.days - 1)
+        return day.is_between(pl.lit(self.start.isoformat()), pl.lit(last.isoformat()))
+
+
+@dataclass(frozen=True)
 class Market:
     postings: pl.DataFrame  # as an export would hold them: timestamps and rates as text
     truth: pl.DataFrame  # skill, week_start, expected_postings, median_rate
@@ -178,9 +193,13 @@ def synthesize(
     end: date | None = None,
     seed: int = 7,
     messy: float = 0.01,
+    outages: Sequence[Outage] = (),
     taxonomy: Taxonomy | None = None,
 ) -> Market:
-    """Postings of ``skills`` skills over ``weeks`` weeks ending on the Sunday ``end``."""
+    """Postings of ``skills`` skills over ``weeks`` weeks ending on the Sunday ``end``.
+
+    ``outages`` leave out the postings of their days, as a collector that stopped would.
+    """
     rng = np.random.default_rng(seed)
     end = end or last_complete_week_end()
     first_monday = monday_of(end) - timedelta(weeks=weeks - 1)
@@ -218,6 +237,8 @@ def synthesize(
         for index, skill in enumerate(chosen)
     ]
     postings = pl.concat([f for f in frames if f.height]).sort("posted_at", "posting_id")
+    for outage in outages:
+        postings = postings.filter(~outage.covers())
     postings, messy_counts = _make_messy(rng, postings, messy, end)
     truth = _truth(chosen, peers, expected, base_rates, week_starts, median_factor)
     facts = {
@@ -229,6 +250,7 @@ def synthesize(
         "market_median_factor": median_factor,
         "yearly_growth": growth_of,
         "late_skills": sorted(late),
+        "outages": [{"start": o.start.isoformat(), "days": o.days} for o in outages],
         "messy_rows": messy_counts,
         "expected_reasons": {MESSY_KINDS[k]: n for k, n in messy_counts.items()},
     }

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
 RUN_COLUMNS = (
     "demand_mase",
-    "demand_mase_snaive",
+    "demand_mase_seasonalnaive",
     "rate_mase",
-    "rate_mase_snaive",
+    "rate_mase_seasonalnaive",
     "demand_coverage_80",
     "rate_coverage_80",
 )

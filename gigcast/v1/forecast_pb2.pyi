@@ -35,6 +35,12 @@ class DemandTrend(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DEMAND_TREND_STABLE: _ClassVar[DemandTrend]
     DEMAND_TREND_COOLING: _ClassVar[DemandTrend]
 
+class Target(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TARGET_UNSPECIFIED: _ClassVar[Target]
+    TARGET_DEMAND: _ClassVar[Target]
+    TARGET_RATE: _ClassVar[Target]
+
 class MoverMetric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MOVER_METRIC_UNSPECIFIED: _ClassVar[MoverMetric]
@@ -56,6 +62,9 @@ DEMAND_TREND_UNSPECIFIED: DemandTrend
 DEMAND_TREND_RISING: DemandTrend
 DEMAND_TREND_STABLE: DemandTrend
 DEMAND_TREND_COOLING: DemandTrend
+TARGET_UNSPECIFIED: Target
+TARGET_DEMAND: Target
+TARGET_RATE: Target
 MOVER_METRIC_UNSPECIFIED: MoverMetric
 MOVER_METRIC_DEMAND: MoverMetric
 MOVER_METRIC_RATE: MoverMetric
@@ -79,16 +88,18 @@ class Interval(_message.Message):
     def __init__(self, lower: _Optional[float] = ..., upper: _Optional[float] = ..., coverage: _Optional[float] = ...) -> None: ...
 
 class Basis(_message.Message):
-    __slots__ = ("source", "weeks_of_history", "observations", "description")
+    __slots__ = ("source", "weeks_of_history", "observations", "description", "model")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     WEEKS_OF_HISTORY_FIELD_NUMBER: _ClassVar[int]
     OBSERVATIONS_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     source: BasisSource
     weeks_of_history: int
     observations: int
     description: str
-    def __init__(self, source: _Optional[_Union[BasisSource, str]] = ..., weeks_of_history: _Optional[int] = ..., observations: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+    model: str
+    def __init__(self, source: _Optional[_Union[BasisSource, str]] = ..., weeks_of_history: _Optional[int] = ..., observations: _Optional[int] = ..., description: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class EstimateRateRequest(_message.Message):
     __slots__ = ("skill", "experience_level", "country", "week")
@@ -375,7 +386,7 @@ class GetModelInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetModelInfoResponse(_message.Message):
-    __slots__ = ("name", "version", "alias", "run_id", "trained_at", "data_start", "data_end", "skill_count", "metrics", "bundle_schema_version")
+    __slots__ = ("name", "version", "alias", "run_id", "trained_at", "data_start", "data_end", "skill_count", "metrics", "bundle_schema_version", "targets", "horizon_weeks")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -393,6 +404,8 @@ class GetModelInfoResponse(_message.Message):
     SKILL_COUNT_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    HORIZON_WEEKS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     alias: str
@@ -403,4 +416,6 @@ class GetModelInfoResponse(_message.Message):
     skill_count: int
     metrics: _containers.ScalarMap[str, float]
     bundle_schema_version: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., alias: _Optional[str] = ..., run_id: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data_start: _Optional[str] = ..., data_end: _Optional[str] = ..., skill_count: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., bundle_schema_version: _Optional[int] = ...) -> None: ...
+    targets: _containers.RepeatedScalarFieldContainer[Target]
+    horizon_weeks: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., alias: _Optional[str] = ..., run_id: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data_start: _Optional[str] = ..., data_end: _Optional[str] = ..., skill_count: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., bundle_schema_version: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[Target, str]]] = ..., horizon_weeks: _Optional[int] = ...) -> None: ...

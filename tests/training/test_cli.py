@@ -77,16 +77,11 @@ def test_synth_refuses_an_unknown_format(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
-def test_run_without_any_hourly_rate_is_one_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_run_without_any_hourly_rate_trains_demand_only(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     result = runner.invoke(app, ["run", "--data", str(export(tmp_path, bad=0, good=5)), "--quiet"])
-    assert result.exit_code == 1
-    assert "no hourly rates in the data" in result.output and "Traceback" not in result.output
-
-
-def test_one_fold_cannot_cross_fit_and_is_refused(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "--data", str(export(tmp_path)), "--folds", "1"])
-    assert result.exit_code == 2
+    assert result.exit_code == 0, result.output
+    assert "rate_mase" not in result.output and "demand_series" in result.output
 
 
 def test_synth_refuses_a_week_that_is_not_over(tmp_path: Path) -> None:

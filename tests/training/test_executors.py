@@ -8,23 +8,26 @@ import numpy as np
 import pytest
 
 from training.executors import chunked, fit_all
-from training.models import Series
+from training.forecasting.race import Plan
+from training.forecasting.series import Series, Target
 
 
 def market(count: int) -> list[Series]:
     rng = np.random.default_rng(8)
     weeks = [date(2024, 1, 1) + timedelta(weeks=w) for w in range(40)]
     demand = [
-        Series(f"s{i}", "demand", weeks, list(rng.poisson(20 + i, 40).astype(float))) for i in range(count)
+        Series(f"s{i}", Target.DEMAND, weeks, list(rng.poisson(20 + i, 40).astype(float)))
+        for i in range(count)
     ]
-    rates = [Series(f"s{i}", "rate", weeks, list(np.exp(rng.normal(3, 0.2, 40)))) for i in range(count)]
+    rates = [Series(f"s{i}", Target.RATE, weeks, list(np.exp(rng.normal(3, 0.2, 40)))) for i in range(count)]
     return demand + rates
 
 
+PLAN = Plan(horizon=4, end=date(2024, 1, 1) + timedelta(weeks=39), calendars={})
+
+
 def fitted(executor: str, workers: int, series: list[Series]) -> list[tuple[str, str, str, np.ndarray]]:
-    fits = fit_all(
-        series, horizon=4, backtest_horizon=4, folds=2, min_weeks=12, workers=workers, executor=executor
-    )
+    fits = fit_all(series, plan=PLAN, workers=workers, executor=executor)
     return [(f.skill, f.target, f.model, f.point) for f in fits]
 
 
@@ -47,4 +50,4 @@ def test_executors_agree_with_one_process(executor: str, workers: int) -> None:
 
 def test_unknown_executor_is_named() -> None:
     with pytest.raises(ValueError, match="unknown executor 'spark'"):
-        fit_all(market(1), horizon=2, backtest_horizon=2, folds=1, min_weeks=12, workers=1, executor="spark")
+        fit_all(market(1), plan=PLAN, workers=1, executor="spark")

@@ -12,7 +12,7 @@ from tests.conftest import SHARED_REAL
 from training.ingest import ingest
 from training.pipeline import TrainConfig, train
 
-CONFIG = TrainConfig(horizon=8, backtest_horizon=4, folds=2, workers=1)
+CONFIG = TrainConfig(horizon=8, workers=1)
 
 
 def accepted(rows: list[tuple[str, date, float]]) -> pl.DataFrame:

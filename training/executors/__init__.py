@@ -1,7 +1,7 @@
 """Where series are fitted: one layer around the single-series path, as statsforecast's core.
 
-Series go to workers in chunks, about four per worker, not one task each: a worker imports
-Prophet once, and scheduling costs little against the fits. Results come back in input order
+Series go to workers in chunks, about four per worker, not one task each: a worker fits a fold
+of its whole chunk in one statsforecast call and imports Prophet once. Results come back in input order
 whichever executor ran them, so the same inputs give the same bundle.
 """
 
@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Protocol
 
-from training.models import Series, SeriesFit, fit_chunk
+from training.forecasting.race import Plan, SeriesFit, race
+from training.forecasting.series import Series
 
 EXECUTORS = ("local", "ray")
 Work = Callable[[list[Series]], list[SeriesFit]]
@@ -37,19 +38,14 @@ def chunked(series: Sequence[Series], workers: int) -> list[list[Series]]:
 def fit_all(
     series: Sequence[Series],
     *,
-    horizon: int,
-    backtest_horizon: int,
-    folds: int,
-    min_weeks: int,
+    plan: Plan,
     workers: int,
     executor: str = "local",
     ray_address: str | None = None,
     on_done: Callable[[int], None] = lambda n: None,
 ) -> list[SeriesFit]:
-    """Fit every series on ``executor`` with ``workers`` processes; results in input order."""
-    work = partial(
-        fit_chunk, horizon=horizon, backtest_horizon=backtest_horizon, folds=folds, min_weeks=min_weeks
-    )
+    """Race every series on ``executor`` with ``workers`` processes; results in input order."""
+    work = partial(race, plan=plan)
     chunks = chunked(series, workers)
     done: dict[int, list[SeriesFit]] = {}
     for index, fitted in _runner(executor)(work, chunks, workers=workers, address=ray_address):

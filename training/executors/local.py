@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from training.executors import Work
-    from training.models import Series, SeriesFit
+    from training.forecasting.race import SeriesFit
+    from training.forecasting.series import Series
 
 
 def run(

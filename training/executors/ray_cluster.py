@@ -13,7 +13,8 @@ import ray
 
 if TYPE_CHECKING:
     from training.executors import Work
-    from training.models import Series, SeriesFit
+    from training.forecasting.race import SeriesFit
+    from training.forecasting.series import Series
 
 
 @ray.remote(num_cpus=1)

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from training.forecasting.backtest import BUCKETS
+from training.forecasting.calendar import Calendar, Holiday
+from training.forecasting.candidates import CLEAR_WIN, DEFAULT_WINDOW, ENSEMBLE, candidates
+from training.forecasting.race import UNTESTED, WEIGHTED, Plan, forecast_weeks, race
+from training.forecasting.series import Series, Target
+
+START = date(2024, 1, 1)
+
+
+def weekly(values: list[float], target: Target = Target.DEMAND, skill: str = "rag") -> Series:
+    return Series(skill, target, [START + timedelta(weeks=i) for i in range(len(values))], values)
+
+
+def plan_for(series: Series, horizon: int, calendar: Calendar | None = None) -> Plan:
+    end = series.weeks[-1]
+    firsts = [end - timedelta(weeks=k) for k in range(60)] + [end + timedelta(weeks=1)]
+    return Plan(horizon=horizon, end=end, calendars={first: calendar or Calendar() for first in firsts})
+
+
+def test_a_trend_is_continued_by_a_model_that_won_the_backtest() -> None:
+    rng = np.random.default_rng(0)
+    series = weekly([float(v) for v in rng.poisson(np.linspace(20, 80, 80))])
+    (fit,) = race([series], plan_for(series, horizon=8))
+    assert fit.backtest is not None
+    assert fit.point.shape == (8,)
+    assert 65 < np.expm1(fit.point[0]) < 100  # continues the trend instead of the mean (about 50)
+    scores = fit.backtest.scores
+    assert {repr(m) for m in candidates(Target.DEMAND)} | {ENSEMBLE} <= set(scores)
+    best = min((s[WEIGHTED], name) for name, s in scores.items() if name != ENSEMBLE)[1]
+    if fit.backtest.chosen == ENSEMBLE:  # the median of the best three, unless one clearly beats it
+        assert fit.model.startswith(f"{ENSEMBLE}(") and best in fit.model
+        assert scores[best][WEIGHTED] >= CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]
+    else:
+        assert fit.model == best and scores[best][WEIGHTED] < CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]
+
+
+def test_a_level_that_stopped_moving_is_kept_flat() -> None:
+    values = [10.0] * 30 + [100.0] * 30  # a jump, then flat: the last value is exact at every fold
+    (fit,) = race([weekly(values, Target.RATE)], plan_for(weekly(values), horizon=4))
+    assert fit.backtest is not None
+    assert fit.backtest.scores["Naive"][WEIGHTED] == pytest.approx(0.0, abs=1e-9)
+    assert fit.backtest.scores[fit.backtest.chosen][WEIGHTED] == pytest.approx(0.0, abs=1e-6)
+    assert np.allclose(np.exp(fit.point), 100.0, rtol=1e-4)
+
+
+def test_every_bucket_a_long_history_reaches_is_scored() -> None:
+    rng = np.random.default_rng(2)
+    series = weekly(list(np.exp(rng.normal(3, 0.1, 120))), Target.RATE)
+    (fit,) = race([series], plan_for(series, horizon=52))
+    assert fit.backtest is not None and fit.backtest.tested_horizon == 52
+    assert set(fit.backtest.scores["AutoETS"]) == {b.name for b in BUCKETS} | {WEIGHTED}
+    steps = np.concatenate([fold.steps for fold in fit.backtest.folds])
+    assert steps.min() == 1 and steps.max() == 52
+
+
+def test_a_series_too_short_to_test_gets_the_level_of_its_last_weeks() -> None:
+    values = [3.0, 30.0, 40.0, 50.0, 60.0]
+    (fit,) = race([weekly(values)], plan_for(weekly(values), horizon=6))
+    assert fit.model == UNTESTED and fit.backtest is None
+    expected = np.mean(np.log1p(values[-DEFAULT_WINDOW:]))
+    assert np.allclose(fit.point, expected)  # no trend it could not test
+
+
+class Exploding:
+    """A candidate that fails on every series."""
+
+    alias = "Exploding"
+    uses_exog = False
+
+    def __repr__(self) -> str:
+        return self.alias
+
+    def new(self) -> Exploding:
+        return self
+
+    def forecast(self, y: np.ndarray, h: int, **_: Any) -> dict[str, np.ndarray]:
+        raise ValueError("cannot fit")
+
+
+def test_a_candidate_that_fails_drops_out_without_taking_the_series_down() -> None:
+    from statsforecast.models import Naive
+
+    series = {0: weekly([5.0, 6.0, 7.0, 8.0]), 1: weekly([1.0] * 12)}
+    forecasts = forecast_weeks(
+        series, [Exploding(), Naive()], first=START + timedelta(weeks=12), steps=3, calendar=Calendar()
+    )
+    assert np.isnan(forecasts[0]["Exploding"]).all() and np.isnan(forecasts[1]["Exploding"]).all()
+    assert np.allclose(forecasts[1]["Naive"], np.log1p(1.0))
+    # the first series stopped 8 weeks early: forecast across the weeks it lacks, to the same weeks
+    assert np.allclose(forecasts[0]["Naive"], np.log1p(8.0))
+
+
+def test_the_market_calendar_reaches_models_without_a_season_of_their_own() -> None:
+    from statsforecast.models import Naive, SeasonalNaive
+
+    christmas = date(2025, 12, 22)
+    series = Series(
+        "rag", Target.DEMAND, [christmas - timedelta(weeks=20 - w) for w in range(20)], [50.0] * 20
+    )
+    calendar = Calendar(holidays={Holiday.CHRISTMAS: np.log(0.5)})
+    forecasts = forecast_weeks(
+        {0: series}, [Naive(), SeasonalNaive(season_length=52)], first=christmas, steps=2, calendar=calendar
+    )
+    naive = np.expm1(forecasts[0]["Naive"])
+    assert naive[0] == pytest.approx(51 * 0.5 - 1, rel=1e-6)  # the Christmas week dips
+    assert naive[1] == pytest.approx(50.0)
+    assert np.isnan(forecasts[0]["SeasonalNaive"]).all()  # its own season: too short to have one
+
+
+def test_counts_never_go_negative() -> None:
+    values = [0.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    (fit,) = race([weekly(values)], plan_for(weekly(values), horizon=10))
+    assert np.all(np.expm1(fit.point) >= 0)
+
+
+def test_a_series_that_stops_early_is_forecast_from_the_data_end() -> None:
+    values = list(np.exp(3 + 0.05 * np.arange(40)))  # a clean exponential trend
+    series = weekly(values, Target.RATE)
+    plan = plan_for(series, horizon=2)
+    late = Plan(horizon=2, end=series.weeks[-1] + timedelta(weeks=3), calendars=plan.calendars)
+    (fit,) = race([series], late)
+    # the first forecast week is the fourth after the last value, not the first
+    assert fit.point[0] == pytest.approx(3 + 0.05 * 43, abs=0.03)
+    assert fit.point[1] == pytest.approx(3 + 0.05 * 44, abs=0.03)

@@ -1,0 +1,276 @@
+"""The race: every candidate backtested on the same folds of a series, the best one kept.
+
+Per target, each fold is one ``StatsForecast`` call over all the series of a chunk that reach
+it. Each candidate's errors are scored per horizon bucket (MASE) and the buckets are weighed
+equally, so that a model must do well at every range the service answers. Besides the single
+candidates, the median of a series' best few races too. Only the winner is fitted on the whole
+history. A series too short for any fold gets the robust default (``candidates.robust_default``).
+
+Everything here is a pure function of series and a plan, so that any executor can run it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from training.forecasting import backtest
+from training.forecasting.backtest import BUCKETS, Fold, folds
+from training.forecasting.calendar import Calendar
+from training.forecasting.candidates import (
+    CLEAR_WIN,
+    ENSEMBLE,
+    ENSEMBLE_SIZE,
+    OWN_SEASON,
+    Failed,
+    candidates,
+    ensemble_name,
+    robust_default,
+)
+from training.forecasting.series import Series, Target, backward, forward, spread_unit
+
+UNTESTED = "untested"
+WEIGHTED = "weighted"  # the key of the score over every bucket a series was tested in
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every series of one training run is fitted for."""
+
+    horizon: int
+    end: date  # Monday of the data's last week
+    calendars: dict[date, Calendar]  # by the first week forecast: the demand calendar known before it
+
+    @property
+    def first_week(self) -> date:
+        return self.end + timedelta(weeks=1)
+
+    def calendar(self, target: Target, first: date) -> Calendar:
+        return self.calendars.get(first, Calendar()) if target == Target.DEMAND else Calendar()
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """The chosen model at one fold: what it forecast for the weeks it was scored on."""
+
+    back: int
+    weeks: list[date]
+    steps: np.ndarray  # weeks ahead of each scored week, from 1
+    actual: np.ndarray  # original scale
+    predicted: np.ndarray  # model scale
+    spread: float  # spread unit of the fold's training weeks, model scale
+    mase_scale: float  # what MASE divides by, original scale
+
+
+@dataclass(frozen=True)
+class Backtest:
+    chosen: str  # the key of the winner in ``scores``
+    folds: list[FoldResult]  # the winner's, oldest first
+    scores: dict[str, dict[str, float]]  # candidate (or ENSEMBLE) -> bucket name (and WEIGHTED) -> MASE
+
+    @property
+    def tested_horizon(self) -> int:
+        return max(int(fold.steps.max()) for fold in self.folds)
+
+
+@dataclass(frozen=True)
+class SeriesFit:
+    skill: str
+    target: Target
+    model: str  # the winning candidate, an ensemble of them, or UNTESTED
+    point: np.ndarray  # the forecast on the model scale, one value per week ahead
+    scale: float  # spread unit of the whole history on the model scale; nan when unknown
+    backtest: Backtest | None
+
+
+def race(chunk: list[Series], plan: Plan) -> list[SeriesFit]:
+    """Backtest, choose and forecast every series of ``chunk``; results in input order."""
+    fitted: dict[int, SeriesFit] = {}
+    for target in (Target.DEMAND, Target.RATE):
+        indices = [i for i, s in enumerate(chunk) if s.target == target]
+        if indices:
+            fits = _race_target([chunk[i] for i in indices], target, plan)
+            fitted.update(zip(indices, fits, strict=True))
+    return [fitted[i] for i in range(len(chunk))]
+
+
+def _race_target(group: list[Series], target: Target, plan: Plan) -> list[SeriesFit]:
+    models = candidates(target)
+    tests = [folds(s.weeks, end=plan.end, horizon=plan.horizon) for s in group]
+    # predictions[i][back][model]: model-scale forecast of the weeks scored at that fold
+    predictions: list[dict[int, dict[str, np.ndarray]]] = [{} for _ in group]
+    for back in sorted({f.back for tested in tests for f in tested}, reverse=True):
+        members = {i: fold for i, tested in enumerate(tests) for fold in tested if fold.back == back}
+        cut = next(iter(members.values())).cut  # folds cut on the same dates in every series
+        forecasts = forecast_weeks(
+            {i: group[i] for i in members},
+            models,
+            first=cut,
+            steps=max(fold.steps for fold in members.values()),
+            calendar=plan.calendar(target, cut),
+        )
+        for i, forecast in forecasts.items():
+            predictions[i][back] = forecast
+
+    fits = []
+    finals: dict[str, list[int]] = {}
+    chosen: list[tuple[str, list[str], Backtest | None]] = []
+    for i, series in enumerate(group):
+        if not tests[i]:
+            chosen.append((UNTESTED, [UNTESTED], None))
+            finals.setdefault(UNTESTED, []).append(i)
+            continue
+        name, members, result = _choose(series, tests[i], predictions[i], [repr(m) for m in models])
+        chosen.append((name, members, result))
+        for member in members:
+            finals.setdefault(member, []).append(i)
+
+    final: dict[tuple[int, str], np.ndarray] = {}
+    by_alias = {repr(m): m for m in models} | {UNTESTED: robust_default()}
+    for alias, indices in finals.items():
+        forecasts = forecast_weeks(
+            {i: group[i] for i in indices},
+            [by_alias[alias]],
+            first=plan.first_week,
+            steps=plan.horizon,
+            calendar=plan.calendar(target, plan.first_week),
+        )
+        for i, forecast in forecasts.items():
+            final[(i, alias)] = forecast[alias]
+
+    for i, series in enumerate(group):
+        name, members, result = chosen[i]
+        point = np.median(np.vstack([final[(i, m)] for m in members]), axis=0)
+        y = forward(np.asarray(series.values, dtype=float), target)
+        fits.append(SeriesFit(series.skill, target, name, point, spread_unit(y), result))
+    return fits
+
+
+def forecast_weeks(
+    series: dict[int, Series], models: list[Any], *, first: date, steps: int, calendar: Calendar
+) -> dict[int, dict[str, np.ndarray]]:
+    """Each model's forecast of each series for the ``steps`` weeks from ``first``, model scale.
+
+    Every series is fitted on its weeks before ``first``; one that stops earlier is forecast
+    across the weeks it lacks. Models that do not model a season see the series with the
+    market's calendar taken out, and their forecasts get it back.
+    """
+    wanted = [first + timedelta(weeks=k) for k in range(steps)]
+    rows = []
+    for key, one in series.items():
+        weeks = [w for w in one.weeks if w < first]
+        values = np.asarray(one.values[: len(weeks)], dtype=float)
+        rows.append(
+            pl.DataFrame(
+                {"unique_id": str(key), "ds": weeks, "y": forward(values, one.target)},
+                schema={"unique_id": pl.String, "ds": pl.Date, "y": pl.Float64},
+            )
+        )
+    raw = pl.concat(rows)
+    earliest = raw.group_by("unique_id").agg(pl.col("ds").max())["ds"].min()
+    assert isinstance(earliest, date)
+    reach = (wanted[-1] - earliest).days // 7  # enough weeks for the series that stops earliest
+    effects = _effects(calendar, raw["ds"].unique().to_list() + wanted)
+    adjusted = raw.join(effects, on="ds").select("unique_id", "ds", y=pl.col("y") - pl.col("effect"))
+    own = [m for m in models if repr(m) in OWN_SEASON]
+    rest = [m for m in models if repr(m) not in OWN_SEASON]
+    results: dict[int, dict[str, np.ndarray]] = {key: {} for key in series}
+    for frame, chosen, calendared in ((raw, own, False), (adjusted, rest, True)):
+        if not chosen:
+            continue
+        out = _statsforecast(frame, chosen, reach).filter(pl.col("ds").is_between(wanted[0], wanted[-1]))
+        if calendared:
+            out = out.join(effects, on="ds").with_columns(pl.col(repr(m)) + pl.col("effect") for m in chosen)
+        grid = pl.DataFrame({"ds": wanted})
+        for (key,), part in out.partition_by("unique_id", as_dict=True).items():
+            aligned = grid.join(part, on="ds", how="left")  # in week order, NaN where a week is missing
+            for model in chosen:
+                results[int(str(key))][repr(model)] = aligned[repr(model)].fill_null(np.nan).to_numpy()
+    return results
+
+
+def _statsforecast(frame: pl.DataFrame, models: list[Any], h: int) -> pl.DataFrame:
+    from statsforecast import StatsForecast
+
+    forecaster = StatsForecast(models=models, freq="1w", n_jobs=1, fallback_model=Failed())
+    with warnings.catch_warnings():
+        # a season longer than the history leaves SeasonalNaive without a forecast: it drops out
+        warnings.filterwarnings("ignore", message="Historical data .* is shorter than season_length")
+        out: pl.DataFrame = forecaster.forecast(df=frame, h=max(h, 1))
+    return out
+
+
+def _effects(calendar: Calendar, weeks: list[date]) -> pl.DataFrame:
+    unique = sorted(set(weeks))
+    return pl.DataFrame(
+        {"ds": unique, "effect": calendar.effects(unique)}, schema={"ds": pl.Date, "effect": pl.Float64}
+    )
+
+
+def _choose(
+    series: Series, tested: list[Fold], predictions: dict[int, dict[str, np.ndarray]], names: list[str]
+) -> tuple[str, list[str], Backtest | None]:
+    """The median of the best few candidates by the weighted bucket MASE, unless one clearly beats it.
+
+    Picking one model per series from a few folds picks noise as often as skill; the median of
+    the best three is steadier. A single candidate replaces it only with a MASE below
+    ``CLEAR_WIN`` times the ensemble's.
+    """
+    target = series.target
+    values = np.asarray(series.values, dtype=float)
+    observed = dict(zip(series.weeks, values, strict=True))
+    y = forward(values, target)
+    frames = []
+    for fold in tested:
+        train = sum(w < fold.cut for w in series.weeks)
+        scale = backtest.mase_scale(values[:train])
+        if not scale > 0:  # a flat stretch to train on cannot scale errors: the fold says nothing
+            continue
+        weeks = [fold.cut + timedelta(weeks=k) for k in range(fold.steps)]
+        seen = [k for k, w in enumerate(weeks) if w in observed]
+        frames.append((fold, train, scale, [weeks[k] for k in seen], np.array(seen)))
+
+    def scored(forecasts: dict[int, np.ndarray]) -> tuple[dict[str, float], list[FoldResult]]:
+        errors: dict[str, list[float]] = {}
+        results = []
+        for fold, train, scale, weeks, seen in frames:
+            actual = np.array([observed[w] for w in weeks])
+            predicted = forecasts[fold.back][seen]
+            gap = np.abs(actual - backward(predicted, target)) / scale
+            for bucket in BUCKETS:
+                inside = (seen >= bucket.first - 1) & (seen <= bucket.last - 1)
+                if inside.any():
+                    errors.setdefault(bucket.name, []).append(float(np.mean(gap[inside])))
+            results.append(
+                FoldResult(fold.back, weeks, seen + 1, actual, predicted, spread_unit(y[:train]), scale)
+            )
+        scores = {bucket: float(np.mean(values)) for bucket, values in errors.items()}
+        # NaN when any fold failed, or when no fold could be scored
+        scores[WEIGHTED] = float(np.mean(list(scores.values()))) if scores else math.nan
+        return scores, results
+
+    scores: dict[str, dict[str, float]] = {}
+    outcomes: dict[str, list[FoldResult]] = {}
+    for name in names:
+        scores[name], outcomes[name] = scored({back: p[name] for back, p in predictions.items()})
+    ranked = sorted(
+        (n for n in names if math.isfinite(scores[n][WEIGHTED])), key=lambda n: scores[n][WEIGHTED]
+    )
+    if not ranked:  # every candidate failed at some fold
+        return UNTESTED, [UNTESTED], None
+    best = ranked[0]
+    if len(ranked) >= ENSEMBLE_SIZE:
+        members = ranked[:ENSEMBLE_SIZE]
+        median = {
+            back: np.median(np.vstack([p[m] for m in members]), axis=0) for back, p in predictions.items()
+        }
+        scores[ENSEMBLE], outcomes[ENSEMBLE] = scored(median)
+        if not scores[best][WEIGHTED] < CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]:
+            return ensemble_name(members), members, Backtest(ENSEMBLE, outcomes[ENSEMBLE], scores)
+    return best, [best], Backtest(best, outcomes[best], scores)
