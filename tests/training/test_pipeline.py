@@ -74,3 +74,35 @@ def test_a_skill_seen_only_in_a_collection_gap_does_not_break_training(taxonomy:
     trained = train(frame, taxonomy=taxonomy, config=CONFIG)
     assert trained.bundle.skills["skill"].to_list() == ["sql"]
     assert trained.metrics["collection_gap_weeks"] == 1.0
+
+
+def test_postings_without_rates_train_demand_and_refuse_rate_calls(taxonomy: Taxonomy) -> None:
+    import grpc
+
+    from gigcast.v1 import forecast_pb2 as pb
+    from service import handlers
+    from service.errors import RequestError
+    from service.store import LoadedModel
+
+    start = date(2025, 6, 2)
+    rows = [
+        ("prompt-engineering", start + timedelta(weeks=w, days=k % 7), None)
+        for w in range(30)
+        for k in range(20)
+    ]
+    postings = accepted(rows).with_columns(pl.col("hourly_rate").cast(pl.Float64))  # type: ignore[arg-type]
+    trained = train(postings, taxonomy=taxonomy, config=CONFIG)
+    bundle = trained.bundle
+    assert bundle.manifest.targets == ["demand"]
+    assert bundle.rates.is_empty() and bundle.demand.height == bundle.manifest.horizon_weeks
+    model = LoadedModel("gigcast", "1", "champion", "run", ForecastIndex(bundle))
+    demand = handlers.forecast_demand(
+        model, pb.ForecastDemandRequest(skill="prompt engineering", horizon_weeks=4)
+    )
+    assert len(demand.points) == 4 and demand.points[0].p50 > 0
+    with pytest.raises(RequestError) as refused:
+        handlers.estimate_rate(model, pb.EstimateRateRequest(skill="prompt engineering"))
+    assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "holds no rate forecasts" in refused.value.message
+    info = handlers.get_model_info(model, pb.GetModelInfoRequest())
+    assert list(info.targets) == [pb.TARGET_DEMAND] and info.horizon_weeks == bundle.manifest.horizon_weeks
