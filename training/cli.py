@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from gigcast.bundle import Target
 from gigcast.settings import MODEL_NAME, tracking_uri
 from gigcast.weeks import monday_of
 from training import report
@@ -174,6 +175,12 @@ def run(
     horizon: Annotated[
         int, typer.Option(min=1, max=52, help="Weeks to forecast (the service serves up to 52).")
     ] = 52,
+    target: Annotated[
+        list[Target] | None,
+        typer.Option(
+            help="What to forecast; repeatable. Default: demand, and rate when the data holds hourly rates."
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Fitting processes; default every core.")] = None,
     executor: Annotated[
         Executor, typer.Option(help="Where series are fitted: local processes or Ray.")
@@ -221,6 +228,7 @@ def run(
         raise typer.Exit(1)
     config = TrainConfig(
         horizon=horizon,
+        targets=tuple(target) if target else None,
         workers=workers or default_workers(),
         executor=executor.value,
         ray_address=ray_address,

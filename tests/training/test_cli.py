@@ -84,6 +84,14 @@ def test_run_without_any_hourly_rate_trains_demand_only(tmp_path: Path, monkeypa
     assert "rate_mase" not in result.output and "demand_series" in result.output
 
 
+def test_asking_for_rates_from_data_without_them_is_one_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    data = str(export(tmp_path, bad=0, good=5))
+    result = runner.invoke(app, ["run", "--data", data, "--target", "rate", "--quiet"])
+    assert result.exit_code == 1
+    assert "no hourly rates in the data" in result.output and "Traceback" not in result.output
+
+
 def test_synth_refuses_a_week_that_is_not_over(tmp_path: Path) -> None:
     from datetime import date
 
