@@ -140,7 +140,7 @@ def train(
     own_fits = [f for f in fits if not f.skill.startswith(BORROWED)]
     scores = _scores(own_fits, calibrated)
     metrics = _headline(scores) | {"collection_gap_weeks": float(len(gaps)), "served_horizon_weeks": horizon}
-    models = {(f.skill, f.target): f.model for f in forecasts}
+    models = {target: {f.skill: f.model for f in forecasts if f.target == target} for target in Target}
     bundle = Bundle(
         manifest=Manifest(
             trained_at=datetime.now(UTC).replace(microsecond=0),
@@ -153,10 +153,8 @@ def train(
             params=config.params(),
         ),
         skills=skills.with_columns(
-            pl.col("skill")
-            .map_elements(lambda skill, t=target: models.get((skill, t), ""), return_dtype=pl.String)
-            .alias(f"{target}_model")
-            for target in Target
+            pl.col("skill").replace_strict(models[t], default="", return_dtype=pl.String).alias(f"{t}_model")
+            for t in Target
         ),
         demand=weekly.filter(pl.col("target") == Target.DEMAND).select(
             "skill", "week_start", "p10", "p50", "p90"
