@@ -16,7 +16,6 @@ Usage: python bench/accuracy.py [--skills 100] [--weeks 156] [--ahead 26] [--see
 from __future__ import annotations
 
 import argparse
-import inspect
 import tempfile
 import time
 import warnings
@@ -101,26 +100,26 @@ def peer_forecasts(history: pl.DataFrame, target: str, ahead: int) -> pl.DataFra
     )
 
     forward, backward = (np.log1p, np.expm1) if target == "demand" else (np.log, np.exp)
-    models = [
+    interval = [  # models with intervals of their own
         AutoETS(season_length=52),
         AutoTheta(season_length=52, decomposition_type="additive"),
         DynamicOptimizedTheta(season_length=52, decomposition_type="additive"),
         SeasonalNaive(season_length=52),
         Naive(),
         HistoricAverage(),
+    ]
+    plain = [  # and those that give a median only
         WindowAverage(window_size=13),
         ProphetModel(),
         *([CrostonOptimized()] if target == "demand" else []),
     ]
+    models = interval + plain
     frame = history.select(unique_id="skill", ds="week_start", y=pl.col("value").map_batches(forward))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # models with intervals of their own give them; the others (and any that fail) give a median only
-        interval = [m for m in models if "level" in inspect.signature(m.forecast).parameters]
         out = StatsForecast(models=interval, freq="1w", n_jobs=1, fallback_model=Naive()).forecast(
             df=frame, h=ahead, level=[80]
         )
-        plain = [m for m in models if m not in interval]
         out = out.join(
             StatsForecast(models=plain, freq="1w", n_jobs=1, fallback_model=Naive()).forecast(
                 df=frame, h=ahead
@@ -243,6 +242,14 @@ def run_seed(options: argparse.Namespace, seed: int) -> dict[str, pl.DataFrame]:
         f"\nseed {seed}: {options.skills} skills, trained on {options.weeks} weeks in {seconds:.0f} s, "
         f"scored on the {options.ahead} weeks after; "
         f"served horizon {trained.bundle.manifest.horizon_weeks} weeks"
+    )
+    tried = {
+        k.removeprefix("demand_reconciled_mase_"): v for k, v in trained.metrics.items() if "reconciled" in k
+    }
+    print(
+        f"demand reconciled {trained.reconciliation} (backtest MASE "
+        + ", ".join(f"{method} {score:.3f}" for method, score in tried.items())
+        + ")"
     )
     boards = {}
     truth_columns = {"demand": "expected_postings", "rate": "median_rate"}

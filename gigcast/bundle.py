@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MANIFEST_FILE = "manifest.json"
 #: Name of the bundle folder among a registered model version's artifacts.
 BUNDLE_ARTIFACT = "bundle"
@@ -30,6 +30,9 @@ class Target(StrEnum):
     DEMAND = "demand"
     RATE = "rate"
 
+
+#: The ``category`` of the whole market's row in the demand totals.
+MARKET = "*"
 
 #: The table holding each target's weekly forecast, and its interval's columns.
 FORECAST_TABLES = {Target.DEMAND: ("demand", "p10", "p90"), Target.RATE: ("rates", "lower", "upper")}
@@ -54,6 +57,15 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     # Weekly postings forecast: median and 80% interval. Empty when demand is not a target.
     "demand": {
         "skill": pl.String(),
+        "week_start": pl.Date(),
+        "p10": pl.Float64(),
+        "p50": pl.Float64(),
+        "p90": pl.Float64(),
+    },
+    # Weekly postings forecast of each category (all its skills) and of the whole market (category
+    # MARKET). Each week's p50 is the sum of its skills' p50 (the market's, of its categories').
+    "demand_totals": {
+        "category": pl.String(),
         "week_start": pl.Date(),
         "p10": pl.Float64(),
         "p50": pl.Float64(),
@@ -134,6 +146,7 @@ class Bundle:
     manifest: Manifest
     skills: pl.DataFrame
     demand: pl.DataFrame
+    demand_totals: pl.DataFrame
     rates: pl.DataFrame
     spread: pl.DataFrame
     premiums: pl.DataFrame
@@ -207,3 +220,38 @@ def check_bundle(bundle: Bundle) -> None:
                 f"table {name} has {bad.height} rows with missing, negative or unordered "
                 f"quantiles, the first for skill {bad['skill'][0]!r}"
             )
+    _check_totals(bundle)
+
+
+def _check_totals(bundle: Bundle) -> None:
+    """Each category's demand is the sum of its skills', the market's the sum of the categories'."""
+    totals = bundle.demand_totals
+    if Target.DEMAND not in bundle.manifest.targets:
+        if totals.height:
+            raise BundleError("table demand_totals holds forecasts, but demand is not a target of the bundle")
+        return
+    by_category = (
+        bundle.demand.join(bundle.skills.select("skill", "category"), on="skill")
+        .group_by("category", "week_start")
+        .agg(pl.col("p50").sum())
+    )
+    whole = (
+        by_category.group_by("week_start")
+        .agg(pl.col("p50").sum())
+        .select(category=pl.lit(MARKET), week_start="week_start", p50="p50")
+    )
+    sums = pl.concat([by_category, whole])
+    compared = sums.join(totals, on=["category", "week_start"], how="full", suffix="_total")
+    adds_up = (
+        ((pl.col("p50") - pl.col("p50_total")).abs() <= 1e-6 * (1 + pl.col("p50").abs()))
+        & pl.col("p10").is_between(0, pl.col("p50_total"))
+        & (pl.col("p90") >= pl.col("p50_total"))
+    )
+    apart = compared.filter(~adds_up.fill_null(False))
+    if apart.height:
+        row = apart.row(0, named=True)
+        raise BundleError(
+            f"table demand_totals does not add up: {row['category'] or row['category_total']!r} "
+            f"in the week of {row['week_start'] or row['week_start_total']} has p50 {row['p50_total']}, "
+            f"its parts {row['p50']}"
+        )

@@ -3,6 +3,8 @@
 Demand borrows the category's total postings, times the skill's share of them; rates borrow the
 category's weekly median (the market's when the category has none), moved by how the skill's own
 rates sit against it. Lender series are fitted with every other series, under a key of their own.
+Every category's demand total and the market's are fitted, lent or not: they are the upper
+levels of the demand tree (``training.forecasting.hierarchy``).
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ import math
 
 import polars as pl
 
+from gigcast.bundle import MARKET
 from training import market
 from training.forecasting.calibrate import Calibrated
 from training.panels import rate_panel
 
 BORROWED = "category:"  # key prefix of the series that young skills borrow from
-MARKET = "*"  # the whole market, for a category without any rate
 
 
 def rate_lenders(
@@ -43,21 +45,29 @@ def rate_lenders(
     return lenders, pl.concat(panels).with_columns(skill=pl.lit(BORROWED) + pl.col("skill"))
 
 
-def demand_lenders(
+def demand_totals(
     skills: pl.DataFrame, demand: pl.DataFrame, own_demand: set[str]
 ) -> tuple[dict[str, str], pl.DataFrame]:
-    """For each skill too young to forecast alone, its category's total weekly postings."""
+    """Every category's total weekly postings and the market's; the category each young skill borrows.
+
+    Returns skill -> lender key for each skill too young to forecast alone, and the totals'
+    panel, keyed ``BORROWED + category`` (``BORROWED + MARKET`` for the market).
+    """
     young = skills.filter(~pl.col("skill").is_in(list(own_demand))).select("skill", "category")
     lenders = {skill: BORROWED + category for skill, category in young.iter_rows()}
-    totals = (
-        demand.join(skills.select("skill", "category"), on="skill")
-        .filter(pl.col("category").is_in(young["category"].implode()))
-        .group_by("category", "week_start")
-        .agg(pl.col("postings").sum())
-        .select((pl.lit(BORROWED) + pl.col("category")).alias("skill"), "week_start", "postings")
-        .sort("skill", "week_start")
+    by_category = demand.join(skills.select("skill", "category"), on="skill")
+    totals = pl.concat(
+        [
+            by_category.group_by("category", "week_start").agg(pl.col("postings").sum()),
+            by_category.group_by("week_start")
+            .agg(pl.col("postings").sum())
+            .select(category=pl.lit(MARKET), week_start="week_start", postings="postings"),
+        ]
     )
-    return lenders, totals
+    panel = totals.select(
+        (pl.lit(BORROWED) + pl.col("category")).alias("skill"), "week_start", "postings"
+    ).sort("skill", "week_start")
+    return lenders, panel
 
 
 def _lender_frame(lenders: dict[str, str]) -> pl.DataFrame:

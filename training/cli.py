@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from training.ingest import IngestResult
+    from training.synth import Outage
 
 # MLflow's per-file download bars would drown the output of a training run.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -77,6 +78,14 @@ def synth(
     messy: Annotated[
         float, typer.Option(min=0.0, max=0.5, help="Share of rows broken as real exports are.")
     ] = 0.01,
+    outage: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="DATE:DAYS",
+            help="Days on which collection stopped, e.g. 2026-01-14:3: the file holds nothing of them. "
+            "Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Write a seeded synthetic market, with its ground truth beside it (*.truth.parquet, *.truth.json).
 
@@ -94,10 +103,24 @@ def synth(
         raise typer.BadParameter(
             f"the week of {last_day} is not over yet; the data must end in the past", param_hint="--end"
         )
-    market = synthesize(skills=skills, weeks=weeks, end=last_day, seed=seed, messy=messy)
+    outages = [_outage(text) for text in outage or []]
+    market = synthesize(skills=skills, weeks=weeks, end=last_day, seed=seed, messy=messy, outages=outages)
     truth, facts = write_market(market, out)
     console.print(f"wrote {market.postings.height:,} postings of {skills} skills over {weeks} weeks to {out}")
     console.print(f"ground truth in {truth} and {facts}")
+
+
+def _outage(text: str) -> Outage:
+    from training.synth import Outage
+
+    start, _, days = text.partition(":")
+    try:
+        parsed = Outage(start=date.fromisoformat(start), days=int(days))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.days < 1:
+        raise typer.BadParameter(f"{text!r} is not DATE:DAYS, e.g. 2026-01-14:3", param_hint="--outage")
+    return parsed
 
 
 @app.command()
@@ -263,6 +286,7 @@ def run(
                 "data": ", ".join(map(str, data)),
                 "min_rate": str(min_rate),
                 "max_rate": str(max_rate),
+                "demand_reconciliation": str(trained.reconciliation),
             },
             metrics={**trained.metrics, **{k: float(v) for k, v in ingest_metrics.items()}},
             tables={"scores": trained.scores, "holdout": trained.holdout, "quarantine": result.quarantined},

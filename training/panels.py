@@ -2,8 +2,9 @@
 
 Weeks start on Monday. A skill's demand series runs from its first posting's week to the
 last week of the data, with zeros for weeks without postings: a quiet week is a zero. Two kinds
-of week are not zeros but unknowns, and are left out: a first or last week the data covers only
-in part, and a week where collection failed (the whole market all but silent).
+of week are not zeros but unknowns, and are left out of demand: a first or last week the data
+covers only in part, and a week in which collection failed on some of its days (the whole market
+all but silent on a day when it usually is not).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import polars as pl
 from gigcast.weeks import monday_of
 
 WEEK = "week_start"
-GAP_SHARE = 0.1  # a week with less than a tenth of the usual market volume was not collected
+GAP_SHARE = 0.1  # a day with less than a tenth of its weekday's usual market volume was not collected
+#: Days are judged only where the market usually has this many postings on that weekday: in a
+#: thinner market a silent day happens by chance, and only a near-empty week is a gap.
+MIN_DAILY = 10
 
 
 def week_of(column: str = "posted_at") -> pl.Expr:
@@ -56,15 +60,38 @@ def complete_window(postings: pl.DataFrame) -> tuple[date, date]:
 
 
 def collection_gaps(postings: pl.DataFrame, *, start: date, end: date) -> list[date]:
-    """Weeks in which the whole market has under ``GAP_SHARE`` of its median weekly postings."""
-    weeks = pl.DataFrame({WEEK: pl.date_range(start, end, "1w", eager=True)})
-    counts = weeks.join(postings.group_by(week_of()).len(), on=WEEK, how="left").with_columns(
-        pl.col("len").fill_null(0)
+    """Weeks in which collection failed, from the whole market's postings per day.
+
+    A day was not collected when the market has under ``GAP_SHARE`` of its usual postings on that
+    weekday (the median over the data), judged where that usual is at least ``MIN_DAILY``. A
+    week is a gap when it has a day not collected, or under ``GAP_SHARE`` of the usual week's
+    postings in all.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> first = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)  # a Monday
+    >>> days = [first + timedelta(days=d) for d in range(28) if not 16 <= d <= 18]
+    >>> p = pl.DataFrame({"posted_at": [d for d in days for _ in range(20)]})
+    >>> collection_gaps(p, start=date(2026, 1, 5), end=date(2026, 1, 26))
+    [datetime.date(2026, 1, 19)]
+    """
+    last = end + timedelta(days=6)
+    days = pl.DataFrame({"day": pl.date_range(start, last, "1d", eager=True)})
+    daily = (
+        days.join(
+            postings.group_by(day=pl.col("posted_at").dt.date()).agg(postings=pl.len()), on="day", how="left"
+        )
+        .with_columns(pl.col("postings").fill_null(0), week_of("day"))
+        .with_columns(usual=pl.col("postings").median().over(pl.col("day").dt.weekday()))
     )
-    usual = counts["len"].median()
-    if not usual:
+    weekly = daily.group_by(WEEK).agg(
+        pl.col("postings").sum(),
+        missed=((pl.col("usual") >= MIN_DAILY) & (pl.col("postings") < GAP_SHARE * pl.col("usual"))).any(),
+    )
+    usual_week = weekly["postings"].median()
+    if not usual_week:
         return []
-    return counts.filter(pl.col("len") < GAP_SHARE * usual)[WEEK].to_list()  # type: ignore[operator]
+    quiet = pl.col("postings") < GAP_SHARE * usual_week  # type: ignore[operator]
+    return weekly.filter(pl.col("missed") | quiet).sort(WEEK)[WEEK].to_list()
 
 
 def within(postings: pl.DataFrame, start: date, end: date) -> pl.DataFrame:

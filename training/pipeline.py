@@ -6,20 +6,22 @@ The steps are pure functions over polars frames; the only side effect is the wor
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import polars as pl
 
-from gigcast.bundle import SCHEMAS, Bundle, Manifest, check_bundle
+from gigcast.bundle import MARKET, SCHEMAS, Bundle, Manifest, check_bundle
 from gigcast.taxonomy import UNCATEGORISED, Taxonomy
 from training import market
-from training.borrowing import BORROWED, demand_lenders, demand_shares, rate_factors, rate_lenders, scaled
+from training.borrowing import BORROWED, demand_shares, demand_totals, rate_factors, rate_lenders, scaled
 from training.executors import default_workers, fit_all
 from training.forecasting.backtest import BACKS, BUCKETS
 from training.forecasting.calendar import Calendar, market_calendar
 from training.forecasting.calibrate import Calibrated, calibrate
 from training.forecasting.candidates import ENSEMBLE, UNTESTED_HORIZON, candidates
+from training.forecasting.hierarchy import DEFAULT_METHOD, Method, Reconciled, Tree, reconcile
 from training.forecasting.race import WEIGHTED, Plan, SeriesFit
 from training.forecasting.series import Series, Target, backward
 from training.normalise import slugs
@@ -73,6 +75,7 @@ class Trained:
     metrics: dict[str, float]
     holdout: pl.DataFrame  # the last backtest fold: skill, target, week_start, actual, predicted, scale
     history: pl.DataFrame  # what was fitted: skill, target, week_start, value
+    reconciliation: Method  # how skill, category and market demand were made to add up
 
 
 def train(
@@ -87,7 +90,7 @@ def train(
     data_start, data_end = complete_window(postings)
     postings = within(postings, data_start, data_end)
     gaps = collection_gaps(postings, start=data_start, end=data_end)
-    postings = postings.filter(~week_of().is_in(gaps))  # a gap's few postings are not the market
+    postings = postings.filter(~week_of().is_in(gaps))  # a gap week's postings are only part of its market
     demand = demand_panel(postings, end=data_end, gaps=gaps)
     observations = rate_observations(postings)
     targets = _targets(config, observations)
@@ -99,9 +102,9 @@ def train(
     skills = _skill_table(postings, demand, observations, own_demand, own_rate, taxonomy)
     series: list[Series] = []
     if Target.DEMAND in targets:
-        demand_lender_of, demand_panels = demand_lenders(skills, demand, own_demand)
+        demand_lender_of, totals = demand_totals(skills, demand, own_demand)
         series += [s for s in _series(demand, Target.DEMAND, "postings") if s.skill in own_demand]
-        series += _series(demand_panels, Target.DEMAND, "postings")
+        series += _series(totals, Target.DEMAND, "postings")
     if Target.RATE in targets:
         rate_lender_of, rate_panels = rate_lenders(skills, observations, own_rate)
         series += [s for s in _series(rates, Target.RATE, "rate") if s.skill in own_rate]
@@ -123,9 +126,14 @@ def train(
         for c in calibrate([f for f in fits if f.target == target], horizon=horizon, level=config.coverage)
     }
     forecasts = [c for (skill, _), c in calibrated.items() if not skill.startswith(BORROWED)]
+    reconciled = Reconciled(DEFAULT_METHOD, {}, {})
+    total_forecasts: list[Calibrated] = []
     if Target.DEMAND in targets:
-        demand_factor = demand_shares(demand_lender_of, demand, demand_panels)
+        demand_factor = demand_shares(demand_lender_of, demand, totals)
         forecasts += scaled(demand_lender_of, demand_factor, calibrated, Target.DEMAND)
+        forecasts, total_forecasts, reconciled = _coherent_demand(
+            skills, demand=demand, totals=totals, forecasts=forecasts, calibrated=calibrated, fits=fits
+        )
     if Target.RATE in targets:
         rate_factor = rate_factors(rate_lender_of, observations, rate_panels)
         forecasts += scaled(rate_lender_of, rate_factor, calibrated, Target.RATE)
@@ -140,6 +148,11 @@ def train(
     own_fits = [f for f in fits if not f.skill.startswith(BORROWED)]
     scores = _scores(own_fits, calibrated)
     metrics = _headline(scores) | {"collection_gap_weeks": float(len(gaps)), "served_horizon_weeks": horizon}
+    metrics |= {
+        f"demand_reconciled_mase_{method}": score
+        for method, score in reconciled.scores.items()
+        if np.isfinite(score)
+    }
     models = {target: {f.skill: f.model for f in forecasts if f.target == target} for target in Target}
     bundle = Bundle(
         manifest=Manifest(
@@ -159,6 +172,15 @@ def train(
         demand=weekly.filter(pl.col("target") == Target.DEMAND).select(
             "skill", "week_start", "p10", "p50", "p90"
         ),
+        demand_totals=_forecast_frame(total_forecasts, plan.first_week, horizon).select(
+            category=pl.col("skill").str.strip_prefix(BORROWED),
+            week_start="week_start",
+            p10="p10",
+            p50="p50",
+            p90="p90",
+        )
+        if total_forecasts
+        else _empty("demand_totals"),
         rates=weekly.filter(pl.col("target") == Target.RATE).select(
             "skill", "week_start", "p50", pl.col("p10").alias("lower"), pl.col("p90").alias("upper")
         ),
@@ -180,7 +202,14 @@ def train(
             rates.select("skill", target=pl.lit(str(Target.RATE)), week_start="week_start", value="rate"),
         ]
     ).filter(pl.col("target").is_in([str(t) for t in targets]))
-    return Trained(bundle=bundle, scores=scores, metrics=metrics, holdout=_holdout(own_fits), history=history)
+    return Trained(
+        bundle=bundle,
+        scores=scores,
+        metrics=metrics,
+        holdout=_holdout(own_fits),
+        history=history,
+        reconciliation=reconciled.method,
+    )
 
 
 def _targets(config: TrainConfig, observations: pl.DataFrame) -> list[Target]:
@@ -212,6 +241,54 @@ def _calendars(demand: pl.DataFrame, end: date) -> dict[date, Calendar]:
         known = totals.filter(pl.col("week_start") < first)
         calendars[first] = market_calendar(known["week_start"].to_list(), known["postings"].to_numpy())
     return calendars
+
+
+def _coherent_demand(
+    skills: pl.DataFrame,
+    *,
+    demand: pl.DataFrame,
+    totals: pl.DataFrame,
+    forecasts: list[Calibrated],
+    calibrated: dict[tuple[str, str], Calibrated],
+    fits: list[SeriesFit],
+) -> tuple[list[Calibrated], list[Calibrated], Reconciled]:
+    """Skill, category and market demand reconciled: ``forecasts`` moved to coherent medians, and
+    the totals' forecasts (market first), with how they were reconciled."""
+    tree = _tree(skills)
+    keys = (tree.market, *tree.categories)
+    reconciled = reconcile(
+        tree,
+        base={f.skill: f.p50 for f in forecasts if f.target == Target.DEMAND}
+        | {key: calibrated[(key, Target.DEMAND)].p50 for key in keys},
+        series={s.skill: s for s in _series(pl.concat([demand, totals]), Target.DEMAND, "postings")},
+        fits={f.skill: f for f in fits if f.target == Target.DEMAND},
+    )
+    moved = [_recentred(f, reconciled.p50[f.skill]) if f.target == Target.DEMAND else f for f in forecasts]
+    return (
+        moved,
+        [_recentred(calibrated[(key, Target.DEMAND)], reconciled.p50[key]) for key in keys],
+        reconciled,
+    )
+
+
+def _tree(skills: pl.DataFrame) -> Tree:
+    """The demand tree: the market's total, each category's, and the skills in each."""
+    members = skills.group_by("category").agg(pl.col("skill").sort()).sort("category")
+    return Tree(
+        market=BORROWED + MARKET,
+        categories={BORROWED + category: members for category, members in members.iter_rows()},
+    )
+
+
+def _recentred(forecast: Calibrated, p50: np.ndarray) -> Calibrated:
+    """A forecast moved to its coherent median; its interval moves with it, in proportion."""
+    ratio = np.divide(p50, forecast.p50, out=np.ones_like(p50), where=forecast.p50 > 0)
+    return replace(
+        forecast,
+        p10=np.minimum(forecast.p10 * ratio, p50),
+        p50=p50,
+        p90=np.maximum(forecast.p90 * ratio, p50),
+    )
 
 
 def served_horizon(fits: list[SeriesFit], horizon: int) -> int:

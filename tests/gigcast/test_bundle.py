@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gigcast.bundle import MANIFEST_FILE, SCHEMAS, Bundle, BundleError, read_bundle, write_bundle
+from gigcast.bundle import MANIFEST_FILE, MARKET, SCHEMAS, Bundle, BundleError, read_bundle, write_bundle
 from training.pipeline import Trained
 
 
@@ -56,3 +56,26 @@ def test_broken_forecasts_are_refused(trained: Trained, tmp_path: Path, change, 
     broken = _with_demand(trained.bundle, change(trained.bundle.demand))
     with pytest.raises(BundleError, match=message):
         write_bundle(broken, tmp_path / "bundle")
+
+
+def test_category_and_market_demand_are_the_sums_of_their_skills(trained: Trained) -> None:
+    bundle = trained.bundle
+    skills = bundle.demand.join(bundle.skills.select("skill", "category"), on="skill")
+    by_category = skills.group_by("category", "week_start").agg(parts=pl.col("p50").sum())
+    market = (
+        skills.group_by("week_start").agg(parts=pl.col("p50").sum()).with_columns(category=pl.lit(MARKET))
+    )
+    expected = pl.concat([by_category, market.select(by_category.columns)])
+    totals = bundle.demand_totals.join(expected, on=["category", "week_start"], how="full", coalesce=True)
+    assert totals.height == expected.height == bundle.skills["category"].n_unique() * 12 + 12
+    assert ((totals["p50"] - totals["parts"]).abs() <= 1e-9 * totals["parts"]).all()
+    assert (totals["p10"] <= totals["p50"]).all() and (totals["p50"] <= totals["p90"]).all()
+
+
+def test_totals_that_do_not_add_up_are_refused(trained: Trained, tmp_path: Path) -> None:
+    totals = trained.bundle.demand_totals.with_columns(
+        p50=pl.when(pl.col("category") == MARKET).then(pl.col("p50") * 1.1).otherwise("p50"),
+        p90=pl.col("p90") * 2,
+    )
+    with pytest.raises(BundleError, match="demand_totals does not add up: '\\*'"):
+        write_bundle(replace(trained.bundle, demand_totals=totals), tmp_path / "bundle")

@@ -100,3 +100,27 @@ def test_synth_refuses_a_week_that_is_not_over(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "is not over yet" in result.output
+
+
+def test_synth_outage_leaves_days_out_and_training_finds_the_week(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from gigcast.taxonomy import load_taxonomy
+    from training.ingest import ingest
+    from training.panels import collection_gaps, complete_window
+
+    out = tmp_path / "m.parquet"
+    args = ["synth", "--out", str(out), "--skills", "20", "--weeks", "13", "--end", "2026-02-15"]
+    result = runner.invoke(app, [*args, "--messy", "0", "--outage", "2026-01-14:4"])
+    assert result.exit_code == 0, result.output
+    accepted = ingest([out], taxonomy=load_taxonomy(), now=datetime(2026, 3, 1, tzinfo=UTC)).accepted
+    days = set(accepted["posted_at"].dt.date().to_list())
+    assert not days & {date(2026, 1, d) for d in (14, 15, 16, 17)} and date(2026, 1, 13) in days
+    start, end = complete_window(accepted)
+    assert collection_gaps(accepted, start=start, end=end) == [date(2026, 1, 12)]
+
+
+def test_synth_refuses_an_outage_it_cannot_read(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["synth", "--out", str(tmp_path / "m.parquet"), "--outage", "2026-01-14"])
+    assert result.exit_code == 2
+    assert "is not DATE:DAYS" in result.output

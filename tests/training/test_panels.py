@@ -141,3 +141,32 @@ def test_a_silent_market_week_is_a_gap_not_a_collapse() -> None:
     rag = demand_panel(frame, gaps=gaps).filter(pl.col("skill") == "rag")
     assert weeks[3] not in rag["week_start"].to_list()
     assert rag["postings"].to_list() == [20, 20, 20, 20, 20]
+
+
+def busy_market(
+    weeks: list[date], *, per_day: dict[int, int], skip: frozenset[date] = frozenset()
+) -> pl.DataFrame:
+    """``per_day[weekday]`` postings on each day of ``weeks``, none on the days in ``skip``."""
+    days = [week + timedelta(days=d) for week in weeks for d in range(7)]
+    return postings(
+        [(at(day), ["rag"], None) for day in days if day not in skip for _ in range(per_day[day.weekday()])]
+    )
+
+
+def test_a_week_with_days_not_collected_is_a_gap_though_its_volume_is_not_tiny() -> None:
+    weeks = [date(2026, 1, 5) + timedelta(weeks=w) for w in range(8)]
+    missing = frozenset(weeks[5] + timedelta(days=d) for d in (2, 3, 4))  # Wednesday to Friday
+    frame = busy_market(weeks, per_day={d: 30 for d in range(7)}, skip=missing)
+    gaps = collection_gaps(frame, start=weeks[0], end=weeks[-1])
+    assert gaps == [weeks[5]]
+    assert frame.filter(pl.col("posted_at").dt.truncate("1w").dt.date() == weeks[5]).height == 4 * 30
+
+
+def test_quiet_weekends_and_thin_markets_are_not_gaps() -> None:
+    weeks = [date(2026, 1, 5) + timedelta(weeks=w) for w in range(8)]
+    weekdays_only = busy_market(weeks, per_day={d: 40 if d < 5 else 0 for d in range(7)})
+    assert collection_gaps(weekdays_only, start=weeks[0], end=weeks[-1]) == []
+    thin = busy_market(
+        weeks, per_day=dict.fromkeys(range(7), 2), skip=frozenset({weeks[4] + timedelta(days=1)})
+    )
+    assert collection_gaps(thin, start=weeks[0], end=weeks[-1]) == []  # a silent day happens by chance
