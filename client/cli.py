@@ -160,6 +160,22 @@ def demand(
 
 
 @app.command()
+def market(
+    ctx: typer.Context,
+    category: Annotated[str, typer.Option(help="Only this category, for example llm-apps.")] = "",
+    weeks: Annotated[int, typer.Option(min=1, max=52, help="Weeks to forecast.")] = TREND_WEEKS,
+    as_json: JsonOption = False,
+) -> None:
+    """Postings per week ahead for the whole market or one category: the sum of its skills'.
+
+    Example: gigcast market --category llm-apps --weeks 8
+    """
+    request = pb.ForecastCategoryDemandRequest(category=category, horizon_weeks=weeks)
+    with _session(ctx.obj) as call:
+        _show(call("ForecastCategoryDemand", request), as_json, render.category_demand)
+
+
+@app.command()
 def quote(
     ctx: typer.Context,
     skills: Annotated[list[str], typer.Option("--skill", help="A skill the gig needs; repeat for more.")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 
 from rich.console import Group, RenderableType
@@ -59,15 +60,25 @@ def rate(response: pb.EstimateRateResponse, ahead: pb.ForecastRateResponse | Non
 
 def demand(response: pb.ForecastDemandResponse) -> Group:
     where = response.country or "all markets"
-    heading = Text(f"{response.skill} · {where} · postings per week", style="bold")
+    heading = f"{response.skill} · {where} · postings per week"
+    return _demand(heading, response.points, _footer(response.basis, response.model))
+
+
+def category_demand(response: pb.ForecastCategoryDemandResponse) -> Group:
+    what = f"category {response.category}" if response.category else "the whole market"
+    heading = f"{what} · the sum of {response.skills} skills · postings per week"
+    return _demand(heading, response.points, _model(response.model))
+
+
+def _demand(heading: str, points: Sequence[pb.DemandPoint], footer: Text) -> Group:
     table = Table()
     table.add_column("week")
     table.add_column("p10", justify="right")
     table.add_column("p50", justify="right", style="bold")
     table.add_column("p90", justify="right")
     table.add_column("p10 ▓ p50 ░ p90")
-    top = max((p.p90 for p in response.points), default=0.0) or 1.0
-    for point in response.points:
+    top = max((p.p90 for p in points), default=0.0) or 1.0
+    for point in points:
         table.add_row(
             point.week_start,
             f"{point.p10:,.1f}",
@@ -75,10 +86,10 @@ def demand(response: pb.ForecastDemandResponse) -> Group:
             f"{point.p90:,.1f}",
             interval_bar(point.p10 / top, point.p50 / top, point.p90 / top),
         )
-    medians = [point.p50 for point in response.points]
+    medians = [point.p50 for point in points]
     start, end = medians[0], medians[-1]
     trend = Text.assemble(f"{start:,.1f} → {end:,.1f} a week ", _change(start, end), f" {sparkline(medians)}")
-    return Group(heading, table, trend, _footer(response.basis, response.model))
+    return Group(Text(heading, style="bold"), table, trend, footer)
 
 
 def quote(response: pb.QuoteGigResponse) -> Group:

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from gigcast.bundle import Bundle
+from gigcast.bundle import MARKET, Bundle
 from gigcast.weeks import monday_of
 
 
@@ -102,6 +102,7 @@ class ForecastIndex:
             for name in (entry.skill, entry.display_name, *entry.aliases):
                 self._names.setdefault(name.strip().lower(), entry.skill)
         self._demand = _series(bundle.demand, ("p10", "p50", "p90"))
+        self._totals = _series(bundle.demand_totals.rename({"category": "skill"}), ("p10", "p50", "p90"))
         self._rates = _series(bundle.rates, ("p50", "lower", "upper"))
         self._spread = {
             row[0]: tuple(math.exp(q) for q in row[1:5])
@@ -186,6 +187,20 @@ class ForecastIndex:
             DemandPoint(week, p10 * share, p50 * share, p90 * share)
             for week, (p10, p50, p90) in zip(
                 self.weeks[:horizon], self._demand[entry.skill][:horizon], strict=True
+            )
+        ]
+
+    @property
+    def categories(self) -> list[str]:
+        """Category ids with a demand forecast of their own."""
+        return sorted(key for key in self._totals if key != MARKET)
+
+    def category_demand(self, category: str | None, *, horizon: int) -> list[DemandPoint]:
+        """Weekly postings ahead of a category (None: the whole market), the sum of its skills'."""
+        return [
+            DemandPoint(week, p10, p50, p90)
+            for week, (p10, p50, p90) in zip(
+                self.weeks[:horizon], self._totals[category or MARKET][:horizon], strict=True
             )
         ]
 

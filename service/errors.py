@@ -66,6 +66,16 @@ def skill_not_found(text: str, suggestions: list[str]) -> RequestError:
     )
 
 
+def category_not_found(text: str, known: list[str]) -> RequestError:
+    return RequestError(
+        grpc.StatusCode.NOT_FOUND,
+        f"unknown category {text!r}; the model knows {', '.join(known)}",
+        reason="CATEGORY_NOT_FOUND",
+        metadata={"category": text, "categories": ",".join(known)},
+        field_name="category",
+    )
+
+
 def lacks_target(target: str) -> RequestError:
     """A call the serving model cannot answer: it was trained without that target."""
     return RequestError(

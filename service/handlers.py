@@ -17,9 +17,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from gigcast.bundle import Target
 from gigcast.countries import to_alpha2
-from gigcast.lookup import Basis, RateEstimate, SkillEntry, WeekOutOfRangeError
+from gigcast.lookup import Basis, DemandPoint, RateEstimate, SkillEntry, WeekOutOfRangeError
 from gigcast.v1 import forecast_pb2 as pb
-from service.errors import RequestError, invalid, lacks_target, skill_not_found
+from service.errors import RequestError, category_not_found, invalid, lacks_target, skill_not_found
 from service.store import LoadedModel
 
 LEVELS = {
@@ -220,11 +220,26 @@ def forecast_demand(model: LoadedModel, request: pb.ForecastDemandRequest) -> pb
     return pb.ForecastDemandResponse(
         skill=entry.skill,
         country=country or "",
-        points=[
-            pb.DemandPoint(week_start=p.week_start.isoformat(), p10=p.p10, p50=p.p50, p90=p.p90)
-            for p in points
-        ],
+        points=_demand_points(points),
         basis=_basis(model.index.demand_basis(entry, country)),
+        model=_model_ref(model),
+    )
+
+
+def forecast_category_demand(
+    model: LoadedModel, request: pb.ForecastCategoryDemandRequest
+) -> pb.ForecastCategoryDemandResponse:
+    _require(model, Target.DEMAND)
+    category = request.category.strip().lower()
+    if category and category not in model.index.categories:
+        raise category_not_found(request.category, model.index.categories)
+    horizon = _horizon(model, request.horizon_weeks)
+    points = model.index.category_demand(category or None, horizon=horizon)
+    skills = [e for e in model.index.skills.values() if not category or e.category == category]
+    return pb.ForecastCategoryDemandResponse(
+        category=category,
+        points=_demand_points(points),
+        skills=len(skills),
         model=_model_ref(model),
     )
 
@@ -285,6 +300,12 @@ def get_model_info(model: LoadedModel, request: pb.GetModelInfoRequest) -> pb.Ge
 
 
 TARGETS = {Target.DEMAND: pb.TARGET_DEMAND, Target.RATE: pb.TARGET_RATE}
+
+
+def _demand_points(points: list[DemandPoint]) -> list[pb.DemandPoint]:
+    return [
+        pb.DemandPoint(week_start=p.week_start.isoformat(), p10=p.p10, p50=p.p50, p90=p.p90) for p in points
+    ]
 
 
 def _require(model: LoadedModel, target: Target) -> None:

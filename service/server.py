@@ -42,6 +42,7 @@ RPCS: dict[str, Handler] = {
     "EstimateRate": handlers.estimate_rate,
     "BatchEstimateRates": handlers.batch_estimate_rates,
     "ForecastDemand": handlers.forecast_demand,
+    "ForecastCategoryDemand": handlers.forecast_category_demand,
     "ForecastRate": handlers.forecast_rate,
     "QuoteGig": handlers.quote_gig,
     "ListMovers": handlers.list_movers,

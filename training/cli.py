@@ -286,7 +286,7 @@ def run(
                 "data": ", ".join(map(str, data)),
                 "min_rate": str(min_rate),
                 "max_rate": str(max_rate),
-                "demand_reconciliation": str(trained.reconciliation),
+                **({"demand_reconciliation": str(trained.reconciliation)} if trained.reconciliation else {}),
             },
             metrics={**trained.metrics, **{k: float(v) for k, v in ingest_metrics.items()}},
             tables={"scores": trained.scores, "holdout": trained.holdout, "quarantine": result.quarantined},

@@ -21,7 +21,7 @@ from training.forecasting.backtest import BACKS, BUCKETS
 from training.forecasting.calendar import Calendar, market_calendar
 from training.forecasting.calibrate import Calibrated, calibrate
 from training.forecasting.candidates import ENSEMBLE, UNTESTED_HORIZON, candidates
-from training.forecasting.hierarchy import DEFAULT_METHOD, Method, Reconciled, Tree, reconcile
+from training.forecasting.hierarchy import Method, Reconciled, Tree, reconcile
 from training.forecasting.race import WEIGHTED, Plan, SeriesFit
 from training.forecasting.series import Series, Target, backward
 from training.normalise import slugs
@@ -75,7 +75,7 @@ class Trained:
     metrics: dict[str, float]
     holdout: pl.DataFrame  # the last backtest fold: skill, target, week_start, actual, predicted, scale
     history: pl.DataFrame  # what was fitted: skill, target, week_start, value
-    reconciliation: Method  # how skill, category and market demand were made to add up
+    reconciliation: Method | None  # how skill, category and market demand were made to add up
 
 
 def train(
@@ -126,7 +126,7 @@ def train(
         for c in calibrate([f for f in fits if f.target == target], horizon=horizon, level=config.coverage)
     }
     forecasts = [c for (skill, _), c in calibrated.items() if not skill.startswith(BORROWED)]
-    reconciled = Reconciled(DEFAULT_METHOD, {}, {})
+    reconciled: Reconciled | None = None
     total_forecasts: list[Calibrated] = []
     if Target.DEMAND in targets:
         demand_factor = demand_shares(demand_lender_of, demand, totals)
@@ -148,11 +148,12 @@ def train(
     own_fits = [f for f in fits if not f.skill.startswith(BORROWED)]
     scores = _scores(own_fits, calibrated)
     metrics = _headline(scores) | {"collection_gap_weeks": float(len(gaps)), "served_horizon_weeks": horizon}
-    metrics |= {
-        f"demand_reconciled_mase_{method}": score
-        for method, score in reconciled.scores.items()
-        if np.isfinite(score)
-    }
+    if reconciled:
+        metrics |= {
+            f"demand_reconciled_mase_{method}": score
+            for method, score in reconciled.scores.items()
+            if np.isfinite(score)
+        }
     models = {target: {f.skill: f.model for f in forecasts if f.target == target} for target in Target}
     bundle = Bundle(
         manifest=Manifest(
@@ -208,7 +209,7 @@ def train(
         metrics=metrics,
         holdout=_holdout(own_fits),
         history=history,
-        reconciliation=reconciled.method,
+        reconciliation=reconciled.method if reconciled else None,
     )
 
 

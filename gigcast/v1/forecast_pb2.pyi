@@ -211,6 +211,26 @@ class ForecastDemandResponse(_message.Message):
     model: ModelRef
     def __init__(self, skill: _Optional[str] = ..., country: _Optional[str] = ..., points: _Optional[_Iterable[_Union[DemandPoint, _Mapping]]] = ..., basis: _Optional[_Union[Basis, _Mapping]] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ...) -> None: ...
 
+class ForecastCategoryDemandRequest(_message.Message):
+    __slots__ = ("category", "horizon_weeks")
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    HORIZON_WEEKS_FIELD_NUMBER: _ClassVar[int]
+    category: str
+    horizon_weeks: int
+    def __init__(self, category: _Optional[str] = ..., horizon_weeks: _Optional[int] = ...) -> None: ...
+
+class ForecastCategoryDemandResponse(_message.Message):
+    __slots__ = ("category", "points", "skills", "model")
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    category: str
+    points: _containers.RepeatedCompositeFieldContainer[DemandPoint]
+    skills: int
+    model: ModelRef
+    def __init__(self, category: _Optional[str] = ..., points: _Optional[_Iterable[_Union[DemandPoint, _Mapping]]] = ..., skills: _Optional[int] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ...) -> None: ...
+
 class ForecastRateRequest(_message.Message):
     __slots__ = ("skill", "experience_level", "country", "horizon_weeks")
     SKILL_FIELD_NUMBER: _ClassVar[int]

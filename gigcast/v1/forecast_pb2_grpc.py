@@ -50,6 +50,11 @@ class ForecastServiceStub:
                 request_serializer=gigcast_dot_v1_dot_forecast__pb2.ForecastDemandRequest.SerializeToString,
                 response_deserializer=gigcast_dot_v1_dot_forecast__pb2.ForecastDemandResponse.FromString,
                 _registered_method=True)
+        self.ForecastCategoryDemand = channel.unary_unary(
+                '/gigcast.v1.ForecastService/ForecastCategoryDemand',
+                request_serializer=gigcast_dot_v1_dot_forecast__pb2.ForecastCategoryDemandRequest.SerializeToString,
+                response_deserializer=gigcast_dot_v1_dot_forecast__pb2.ForecastCategoryDemandResponse.FromString,
+                _registered_method=True)
         self.ForecastRate = channel.unary_unary(
                 '/gigcast.v1.ForecastService/ForecastRate',
                 request_serializer=gigcast_dot_v1_dot_forecast__pb2.ForecastRateRequest.SerializeToString,
@@ -97,6 +102,14 @@ class ForecastServiceServicer:
 
     def ForecastDemand(self, request, context):
         """ForecastDemand returns the weekly postings forecast of one skill.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForecastCategoryDemand(self, request, context):
+        """ForecastCategoryDemand returns the weekly postings forecast of a category or of the whole
+        market: each week the sum of its skills' forecasts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +167,11 @@ def add_ForecastServiceServicer_to_server(servicer, server):
                     servicer.ForecastDemand,
                     request_deserializer=gigcast_dot_v1_dot_forecast__pb2.ForecastDemandRequest.FromString,
                     response_serializer=gigcast_dot_v1_dot_forecast__pb2.ForecastDemandResponse.SerializeToString,
+            ),
+            'ForecastCategoryDemand': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForecastCategoryDemand,
+                    request_deserializer=gigcast_dot_v1_dot_forecast__pb2.ForecastCategoryDemandRequest.FromString,
+                    response_serializer=gigcast_dot_v1_dot_forecast__pb2.ForecastCategoryDemandResponse.SerializeToString,
             ),
             'ForecastRate': grpc.unary_unary_rpc_method_handler(
                     servicer.ForecastRate,
@@ -263,6 +281,33 @@ class ForecastService:
             '/gigcast.v1.ForecastService/ForecastDemand',
             gigcast_dot_v1_dot_forecast__pb2.ForecastDemandRequest.SerializeToString,
             gigcast_dot_v1_dot_forecast__pb2.ForecastDemandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForecastCategoryDemand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gigcast.v1.ForecastService/ForecastCategoryDemand',
+            gigcast_dot_v1_dot_forecast__pb2.ForecastCategoryDemandRequest.SerializeToString,
+            gigcast_dot_v1_dot_forecast__pb2.ForecastCategoryDemandResponse.FromString,
             options,
             channel_credentials,
             insecure,

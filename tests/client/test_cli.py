@@ -145,3 +145,17 @@ def test_rate_without_a_trend_when_the_model_is_shorter(
     table = gigcast(server, "rate", first_skill(model))
     assert table.exit_code == 0 and "p50" in table.output and "next" not in table.output
     assert list(json.loads(gigcast(server, "rate", first_skill(model), "--json").output)) == ["estimate"]
+
+
+def test_market_and_category_demand_add_up_to_their_skills(server: Running, model: LoadedModel) -> None:
+    category = next(iter(model.index.skills.values())).category
+    whole = gigcast(server, "market", "--weeks", "4", "--json")
+    one = gigcast(server, "market", "--category", category, "--weeks", "4", "--json")
+    assert whole.exit_code == 0 and one.exit_code == 0, whole.output + one.output
+    market, part = json.loads(whole.output), json.loads(one.output)
+    assert part["category"] == category and "category" not in market  # the market has no category id
+    assert all(p["p50"] <= m["p50"] for p, m in zip(part["points"], market["points"], strict=True))
+    table = gigcast(server, "market", "--weeks", "4")
+    assert "the whole market" in table.output and table.output.count("│ 20") == 4
+    unknown = gigcast(server, "market", "--category", "knitting")
+    assert unknown.exit_code != 0 and "unknown category 'knitting'" in unknown.output

@@ -247,3 +247,33 @@ def test_movers_rank_skills_by_forecast_change(model: LoadedModel) -> None:
     one = handlers.list_movers(model, pb.ListMoversRequest(metric=pb.MOVER_METRIC_RATE, limit=1))
     assert len(one.rising) <= 1 and len(one.falling) <= 1 and one.metric == pb.MOVER_METRIC_RATE
     assert refused(handlers.list_movers, model, pb.ListMoversRequest(limit=-1)).violations[0][0] == "limit"
+
+
+def test_category_and_market_demand_are_the_sums_of_their_skills_answers(model: LoadedModel) -> None:
+    weeks = 8
+    by_category: dict[str, list[float]] = {}
+    for entry in model.index.skills.values():
+        answer = handlers.forecast_demand(
+            model, pb.ForecastDemandRequest(skill=entry.skill, horizon_weeks=weeks)
+        )
+        sums = by_category.setdefault(entry.category, [0.0] * weeks)
+        for k, point in enumerate(answer.points):
+            sums[k] += point.p50
+    for category, sums in [
+        *by_category.items(),
+        ("", [sum(w) for w in zip(*by_category.values(), strict=True)]),
+    ]:
+        request = pb.ForecastCategoryDemandRequest(category=category.upper(), horizon_weeks=weeks)
+        answer = handlers.forecast_category_demand(model, request)
+        assert answer.category == category
+        assert [p.p50 for p in answer.points] == pytest.approx(sums, rel=1e-9)
+        assert all(0 <= p.p10 <= p.p50 <= p.p90 for p in answer.points)
+        members = [e for e in model.index.skills.values() if not category or e.category == category]
+        assert answer.skills == len(members)
+
+
+def test_an_unknown_category_is_not_found_and_names_the_known_ones(model: LoadedModel) -> None:
+    request = pb.ForecastCategoryDemandRequest(category="knitting", horizon_weeks=4)
+    error = refused(handlers.forecast_category_demand, model, request)
+    assert error.code == grpc.StatusCode.NOT_FOUND
+    assert set(error.metadata["categories"].split(",")) == {e.category for e in model.index.skills.values()}

@@ -106,3 +106,38 @@ def test_postings_without_rates_train_demand_and_refuse_rate_calls(taxonomy: Tax
     assert "holds no rate forecasts" in refused.value.message
     info = handlers.get_model_info(model, pb.GetModelInfoRequest())
     assert list(info.targets) == [pb.TARGET_DEMAND] and info.horizon_weeks == bundle.manifest.horizon_weeks
+
+
+def test_rates_alone_train_and_demand_calls_are_refused(taxonomy: Taxonomy) -> None:
+    import grpc
+
+    from gigcast.bundle import Target
+    from gigcast.v1 import forecast_pb2 as pb
+    from service import handlers
+    from service.errors import RequestError
+    from service.store import LoadedModel
+
+    rng = np.random.default_rng(2)
+    start = date(2025, 6, 2)
+    rows = [
+        ("prompt-engineering", start + timedelta(weeks=w, days=k % 7), float(rng.lognormal(4, 0.3)))
+        for w in range(30)
+        for k in range(20)
+    ]
+    trained = train(
+        accepted(rows), taxonomy=taxonomy, config=TrainConfig(horizon=8, workers=1, targets=(Target.RATE,))
+    )
+    bundle = trained.bundle
+    assert bundle.manifest.targets == [Target.RATE] and trained.reconciliation is None
+    assert bundle.demand.is_empty() and bundle.demand_totals.is_empty()
+    model = LoadedModel("gigcast", "1", "champion", "run", ForecastIndex(bundle))
+    answer = handlers.estimate_rate(model, pb.EstimateRateRequest(skill="prompt engineering"))
+    assert 30 < answer.p50 < 90  # around e**4, about 55 USD/h
+    for call, request in (
+        (handlers.forecast_demand, pb.ForecastDemandRequest(skill="prompt engineering", horizon_weeks=4)),
+        (handlers.forecast_category_demand, pb.ForecastCategoryDemandRequest(horizon_weeks=4)),
+    ):
+        with pytest.raises(RequestError) as refused:
+            call(model, request)  # type: ignore[operator]
+        assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        assert "holds no demand forecasts" in refused.value.message

@@ -26,7 +26,7 @@ import polars as pl
 from training.forecasting import backtest
 from training.forecasting.backtest import BUCKETS
 from training.forecasting.race import SeriesFit
-from training.forecasting.series import Series, backward
+from training.forecasting.series import Series, Target, backward
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -116,38 +116,28 @@ class _Fold:
 def _folds(tree: Tree, series: dict[str, Series], fits: dict[str, SeriesFit]) -> Iterator[_Fold]:
     """Every fold at which the market and all categories were tested, with a base for every node."""
     market = fits[tree.market].backtest if tree.market in fits else None
-    if market is None:
-        return
-    totals = [fits[key].backtest if key in fits else None for key in tree.categories]
-    for fold in market.folds:
-        by_total = {}
-        for key, result in zip(tree.categories, totals, strict=True):
-            same = [f for f in result.folds if f.back == fold.back] if result else []
-            if not same or same[0].weeks != fold.weeks:
-                break
-            by_total[key] = dict(
-                zip(same[0].weeks, backward(same[0].predicted, series[key].target), strict=True)
-            )
-        else:
-            cut = fold.weeks[0] - timedelta(weeks=int(fold.steps[0]) - 1)
-            base: dict[str, np.ndarray] = {tree.market: backward(fold.predicted, series[tree.market].target)}
-            base |= {key: np.array([by_total[key][w] for w in fold.weeks]) for key in tree.categories}
-            for category, skills in tree.categories.items():
-                for skill in skills:
-                    own = _skill_base(series[skill], fits.get(skill), fold.back, fold.weeks)
-                    young = base[category] * _share(series[skill], series[category], cut)
-                    base[skill] = young if own is None else own
-            actual = {key: _values_at(series[key], fold.weeks) for key in tree.nodes}
-            scale = {key: _scale_before(series[key], cut) for key in tree.nodes}
-            yield _Fold(fold.weeks, fold.steps, base, actual, scale)
+    for fold in market.folds if market else []:
+        categories = {key: _tested_at(fits.get(key), fold.back, fold.weeks) for key in tree.categories}
+        if any(forecast is None for forecast in categories.values()):
+            continue
+        cut = fold.weeks[0] - timedelta(weeks=int(fold.steps[0]) - 1)
+        base = {tree.market: backward(fold.predicted, Target.DEMAND)} | categories
+        for category, skills in tree.categories.items():
+            for skill in skills:
+                own = _tested_at(fits.get(skill), fold.back, fold.weeks)
+                young = base[category] * _share(series[skill], series[category], cut)
+                base[skill] = young if own is None else own
+        actual = {key: _values_at(series[key], fold.weeks) for key in tree.nodes}
+        scale = {key: _scale_before(series[key], cut) for key in tree.nodes}
+        yield _Fold(fold.weeks, fold.steps, base, actual, scale)
 
 
-def _skill_base(one: Series, fit: SeriesFit | None, back: int, weeks: list[date]) -> np.ndarray | None:
-    """The skill's own backtest forecast of ``weeks`` at that fold, when it was tested there."""
+def _tested_at(fit: SeriesFit | None, back: int, weeks: list[date]) -> np.ndarray | None:
+    """A node's own backtest forecast of ``weeks`` at that fold, when it was tested there."""
     tested = fit.backtest if fit else None
     for fold in tested.folds if tested else []:
         if fold.back == back and fold.weeks == weeks:
-            forecast = backward(fold.predicted, one.target)
+            forecast = backward(fold.predicted, Target.DEMAND)
             return forecast if np.isfinite(forecast).all() else None
     return None
 
