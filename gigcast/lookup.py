@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -103,6 +104,8 @@ class ForecastIndex:
                 self._names.setdefault(name.strip().lower(), entry.skill)
         self._demand = _series(bundle.demand, ("p10", "p50", "p90"))
         self._totals = _series(bundle.demand_totals.rename({"category": "skill"}), ("p10", "p50", "p90"))
+        #: Skills per category id, categories in order.
+        self.category_sizes = dict(sorted(Counter(e.category for e in self.skills.values()).items()))
         self._rates = _series(bundle.rates, ("p50", "lower", "upper"))
         self._spread = {
             row[0]: tuple(math.exp(q) for q in row[1:5])
@@ -189,11 +192,6 @@ class ForecastIndex:
                 self.weeks[:horizon], self._demand[entry.skill][:horizon], strict=True
             )
         ]
-
-    @property
-    def categories(self) -> list[str]:
-        """Category ids with a demand forecast of their own."""
-        return sorted(key for key in self._totals if key != MARKET)
 
     def category_demand(self, category: str | None, *, horizon: int) -> list[DemandPoint]:
         """Weekly postings ahead of a category (None: the whole market), the sum of its skills'."""

@@ -231,15 +231,15 @@ def forecast_category_demand(
 ) -> pb.ForecastCategoryDemandResponse:
     _require(model, Target.DEMAND)
     category = request.category.strip().lower()
-    if category and category not in model.index.categories:
-        raise category_not_found(request.category, model.index.categories)
+    sizes = model.index.category_sizes
+    if category and category not in sizes:
+        raise category_not_found(request.category, list(sizes))
     horizon = _horizon(model, request.horizon_weeks)
     points = model.index.category_demand(category or None, horizon=horizon)
-    skills = [e for e in model.index.skills.values() if not category or e.category == category]
     return pb.ForecastCategoryDemandResponse(
         category=category,
         points=_demand_points(points),
-        skills=len(skills),
+        skills=sizes[category] if category else len(model.index.skills),
         model=_model_ref(model),
     )
 
