@@ -220,7 +220,7 @@ def _choose(
 
     Picking one model per series from a few folds picks noise as often as skill; the median of
     the best three is steadier. A single candidate replaces it only with a MASE below
-    ``CLEAR_WIN`` times the ensemble's.
+    ``CLEAR_WIN`` times the ensemble's, over two folds or more: one fold cannot show it.
     """
     target = series.target
     values = np.asarray(series.values, dtype=float)
@@ -271,6 +271,7 @@ def _choose(
             back: np.median(np.vstack([p[m] for m in members]), axis=0) for back, p in predictions.items()
         }
         scores[ENSEMBLE], outcomes[ENSEMBLE] = scored(median)
-        if not scores[best][WEIGHTED] < CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]:
+        clear = len(frames) > 1 and scores[best][WEIGHTED] < CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]
+        if not clear:
             return ensemble_name(members), members, Backtest(ENSEMBLE, outcomes[ENSEMBLE], scores)
     return best, [best], Backtest(best, outcomes[best], scores)

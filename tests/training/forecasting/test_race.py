@@ -10,7 +10,7 @@ from training.forecasting.backtest import BUCKETS
 from training.forecasting.calendar import Calendar, Holiday
 from training.forecasting.candidates import CLEAR_WIN, DEFAULT_WINDOW, ENSEMBLE, candidates
 from training.forecasting.race import UNTESTED, WEIGHTED, Plan, forecast_weeks, race
-from training.forecasting.series import Series, Target
+from training.forecasting.series import Series, Target, backward
 
 START = date(2024, 1, 1)
 
@@ -118,7 +118,8 @@ def test_the_market_calendar_reaches_models_without_a_season_of_their_own() -> N
 def test_counts_never_go_negative() -> None:
     values = [0.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     (fit,) = race([weekly(values)], plan_for(weekly(values), horizon=10))
-    assert np.all(np.expm1(fit.point) >= 0)
+    served = backward(fit.point, Target.DEMAND)
+    assert np.all(served >= 0) and np.all(served <= max(values))
 
 
 def test_a_series_that_stops_early_is_forecast_from_the_data_end() -> None:
@@ -130,3 +131,15 @@ def test_a_series_that_stops_early_is_forecast_from_the_data_end() -> None:
     # the first forecast week is the fourth after the last value, not the first
     assert fit.point[0] == pytest.approx(3 + 0.05 * 43, abs=0.03)
     assert fit.point[1] == pytest.approx(3 + 0.05 * 44, abs=0.03)
+
+
+def test_one_fold_cannot_crown_a_single_model() -> None:
+    values = [10.0] * 8 + [100.0] * 5  # one fold (back 4); Naive is exact on it, the others are not
+    (fit,) = race([weekly(values)], plan_for(weekly(values), horizon=4))
+    assert fit.backtest is not None and len(fit.backtest.folds) == 1
+    scores = fit.backtest.scores
+    assert scores["Naive"][WEIGHTED] == pytest.approx(0.0, abs=1e-9)
+    assert (
+        scores["Naive"][WEIGHTED] < CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]
+    )  # a clear win, but from one fold
+    assert fit.backtest.chosen == ENSEMBLE and fit.model.startswith(f"{ENSEMBLE}(") and "Naive" in fit.model
