@@ -6,6 +6,7 @@ is scored against the ground truth the market was drawn from (MASE per horizon b
 over skills and the worst tenth; |p50 / truth - 1| at weeks 1, 4, 13 and 26) and against the
 weeks observed (80% interval coverage per bucket). The peers are the models a user would try
 first: each statsforecast model alone on every series, on the log scale, with its own intervals.
+Per bucket, gigcast's gap to the best of them comes with a 95% bootstrap interval over skills.
 
 A second scenario is short and broken: ``--short-weeks`` weeks across a year end with one week
 half collected, asked ``--short-ahead`` weeks ahead, scored against "same as last week".
@@ -149,8 +150,11 @@ def peer_forecasts(history: pl.DataFrame, target: str, ahead: int) -> pl.DataFra
 
 def scoreboard(
     history: pl.DataFrame, future: pl.DataFrame, forecasts: pl.DataFrame, truth: pl.DataFrame
-) -> pl.DataFrame:
-    """One row per model: MASE against the truth per bucket, the p50/truth error at set weeks, coverage."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One row per model: MASE against the truth per bucket, the p50/truth error at set weeks, coverage.
+
+    Also each model's MASE per skill and bucket, which the board's medians are taken over.
+    """
     scales = pl.DataFrame(
         [
             (skill, mase_scale(part.sort("week_start")["value"].to_numpy()))
@@ -212,7 +216,28 @@ def scoreboard(
     board = columns[0]
     for frame in columns[1:]:
         board = board.join(frame, on="model", how="left")
-    return board.sort(pl.col("model") != GIGCAST, "model")
+    return board.sort(pl.col("model") != GIGCAST, "model"), per_skill
+
+
+def gaps_to_best(per_skill: pl.DataFrame, *, resamples: int = 2000) -> list[str]:
+    """Per bucket: gigcast's median MASE minus the best single statsforecast model's, with a 95%
+    bootstrap interval over skills (an interval across zero is a difference the skills cannot tell)."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for b in BUCKETS:
+        inside = per_skill.filter(pl.col("bucket") == b.name)
+        if inside.is_empty():
+            continue
+        wide = inside.pivot(on="model", index="skill", values="mase").drop_nulls()
+        peers = [c for c in wide.columns if c not in ("skill", GIGCAST, "Prophet")]
+        best = min(peers, key=lambda model: float(wide[model].median()))  # type: ignore[arg-type]
+        ours, theirs = wide[GIGCAST].to_numpy(), wide[best].to_numpy()
+        draws = rng.integers(0, ours.size, (resamples, ours.size))
+        gaps = np.median(ours[draws], axis=1) - np.median(theirs[draws], axis=1)
+        low, high = np.quantile(gaps, [0.025, 0.975])
+        gap = float(np.median(ours) - np.median(theirs))
+        lines.append(f"weeks {b.first}-{b.last} {gap:+.3f} [{low:+.3f}, {high:+.3f}] against {best}")
+    return lines
 
 
 def gigcast_forecasts(trained_bundle, target: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
@@ -260,11 +285,15 @@ def run_seed(options: argparse.Namespace, seed: int) -> dict[str, pl.DataFrame]:
         )
         forecasts = pl.concat([ours, peer_forecasts(history, target, options.ahead)])
         truth = split.truth.select("skill", "week_start", truth=truth_columns[target])
-        boards[target] = scoreboard(history, future, forecasts, truth)
+        boards[target], per_skill = scoreboard(history, future, forecasts, truth)
         print_board(
             f"seed {seed}, {target}: MASE against the truth (median, 90th percentile), "
             "coverage of the observed weeks",
             boards[target],
+        )
+        print(
+            "gigcast minus the best single model (95% bootstrap over skills): "
+            + "; ".join(gaps_to_best(per_skill))
         )
         wins = (
             trained.scores.filter(pl.col("target") == target)["model"]
