@@ -186,20 +186,16 @@ class ForecastIndex:
     def demand(self, entry: SkillEntry, *, country: str | None, horizon: int) -> list[DemandPoint]:
         """Weekly postings ahead; a country gets the skill's share of its postings."""
         share = 1.0 if country is None else self._share.get((entry.skill, country), 0.0)
-        return [
-            DemandPoint(week, p10 * share, p50 * share, p90 * share)
-            for week, (p10, p50, p90) in zip(
-                self.weeks[:horizon], self._demand[entry.skill][:horizon], strict=True
-            )
-        ]
+        return self._points(self._demand[entry.skill], horizon, share)
 
     def category_demand(self, category: str | None, *, horizon: int) -> list[DemandPoint]:
         """Weekly postings ahead of a category (None: the whole market), the sum of its skills'."""
+        return self._points(self._totals[category or MARKET], horizon)
+
+    def _points(self, rows: list[tuple[float, ...]], horizon: int, share: float = 1.0) -> list[DemandPoint]:
         return [
-            DemandPoint(week, p10, p50, p90)
-            for week, (p10, p50, p90) in zip(
-                self.weeks[:horizon], self._totals[category or MARKET][:horizon], strict=True
-            )
+            DemandPoint(week, p10 * share, p50 * share, p90 * share)
+            for week, (p10, p50, p90) in zip(self.weeks[:horizon], rows[:horizon], strict=True)
         ]
 
     def path(self, entry: SkillEntry, metric: str) -> list[float]:

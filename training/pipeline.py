@@ -103,8 +103,8 @@ def train(
     series: list[Series] = []
     if Target.DEMAND in targets:
         demand_lender_of, totals = demand_totals(skills, demand, own_demand)
-        series += [s for s in _series(demand, Target.DEMAND, "postings") if s.skill in own_demand]
-        series += _series(totals, Target.DEMAND, "postings")
+        demand_series = {s.skill: s for s in _series(pl.concat([demand, totals]), Target.DEMAND, "postings")}
+        series += [s for skill, s in demand_series.items() if skill not in demand_lender_of]
     if Target.RATE in targets:
         rate_lender_of, rate_panels = rate_lenders(skills, observations, own_rate)
         series += [s for s in _series(rates, Target.RATE, "rate") if s.skill in own_rate]
@@ -132,7 +132,7 @@ def train(
         demand_factor = demand_shares(demand_lender_of, demand, totals)
         forecasts += scaled(demand_lender_of, demand_factor, calibrated, Target.DEMAND)
         forecasts, total_forecasts, reconciled = _coherent_demand(
-            skills, demand=demand, totals=totals, forecasts=forecasts, calibrated=calibrated, fits=fits
+            skills, series=demand_series, forecasts=forecasts, calibrated=calibrated, fits=fits
         )
     if Target.RATE in targets:
         rate_factor = rate_factors(rate_lender_of, observations, rate_panels)
@@ -247,8 +247,7 @@ def _calendars(demand: pl.DataFrame, end: date) -> dict[date, Calendar]:
 def _coherent_demand(
     skills: pl.DataFrame,
     *,
-    demand: pl.DataFrame,
-    totals: pl.DataFrame,
+    series: dict[str, Series],
     forecasts: list[Calibrated],
     calibrated: dict[tuple[str, str], Calibrated],
     fits: list[SeriesFit],
@@ -261,7 +260,7 @@ def _coherent_demand(
         tree,
         base={f.skill: f.p50 for f in forecasts if f.target == Target.DEMAND}
         | {key: calibrated[(key, Target.DEMAND)].p50 for key in keys},
-        series={s.skill: s for s in _series(pl.concat([demand, totals]), Target.DEMAND, "postings")},
+        series=series,
         fits={f.skill: f for f in fits if f.target == Target.DEMAND},
     )
     moved = [_recentred(f, reconciled.p50[f.skill]) if f.target == Target.DEMAND else f for f in forecasts]

@@ -86,11 +86,6 @@ def folds(weeks: list[date], *, end: date, horizon: int) -> list[Fold]:
     return found
 
 
-def tested_horizon(tested: list[Fold]) -> int:
-    """The farthest week ahead any of the folds scores; 0 with no fold."""
-    return max((fold.steps for fold in tested), default=0)
-
-
 def mase_scale(history: np.ndarray) -> float:
     """Mean absolute error of the in-sample seasonal naive (naive below a season) forecast."""
     lag = SEASON if history.size > SEASON else 1
