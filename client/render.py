@@ -99,7 +99,8 @@ def quote(response: pb.QuoteGigResponse) -> Group:
         f"  (median ${response.mid_usd:,.0f}) · demand ",
         (word, colour),
     )
-    table = Table("skill", *(Column(name, justify="right") for name in ("p25", "p50", "p75")), "demand")
+    columns = (Column(name, justify="right") for name in ("p25", "p50", "p75", "rates"))
+    table = Table("skill", *columns, "demand")
     for item in response.skills:
         word, colour = TRENDS.get(item.demand_trend, ("unknown", "dim"))
         table.add_row(
@@ -107,9 +108,11 @@ def quote(response: pb.QuoteGigResponse) -> Group:
             f"${item.hourly_p25:,.0f}/h",
             f"${item.hourly_p50:,.0f}/h",
             f"${item.hourly_p75:,.0f}/h",
+            f"{item.basis.observations:,}",
             Text(word, style=colour),
         )
-    return Group(heading, table, Text(response.explanation), _model(response.model))
+    as_of = Text(f"data to {response.skills[0].basis.data_as_of}", style="dim") if response.skills else Text()
+    return Group(heading, table, Text(response.explanation), as_of, _model(response.model))
 
 
 def skills(response: pb.ListSkillsResponse) -> Group:
@@ -187,7 +190,11 @@ def interval_bar(low: float, mid: float, high: float, width: int = 24) -> str:
 
 def _footer(basis: pb.Basis, model: pb.ModelRef) -> Text:
     source = BASIS_NAMES.get(basis.source, "unknown")
-    return Text(f"basis: {source} ({basis.description}) · model {model.name} v{model.version}", style="dim")
+    return Text(
+        f"basis: {source} ({basis.description}) · {basis.observations:,} observations · "
+        f"data to {basis.data_as_of} · model {model.name} v{model.version}",
+        style="dim",
+    )
 
 
 def _model(model: pb.ModelRef) -> Text:

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
-SCHEMA_VERSION = 3
+from gigcast.taxonomy import EXPERIENCE_LEVELS
+
+SCHEMA_VERSION = 4
 MANIFEST_FILE = "manifest.json"
 #: Name of the bundle folder among a registered model version's artifacts.
 BUNDLE_ARTIFACT = "bundle"
@@ -72,7 +74,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "p90": pl.Float64(),
     },
     # Weekly median hourly rate forecast, all levels and markets, with its 80% interval. Empty, as
-    # are spread and premiums, when rate is not a target.
+    # are rate_cells and premiums, when rate is not a target.
     "rates": {
         "skill": pl.String(),
         "week_start": pl.Date(),
@@ -80,13 +82,14 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "lower": pl.Float64(),
         "upper": pl.Float64(),
     },
-    # Market spread: log-rate quantiles around the skill's weekly median.
-    "spread": {
+    # Per skill and level ("" for any level): the log premium of the level's median over the
+    # skill's, and the standard deviation of a posting's log rate around that median (its
+    # uncertainty included). ``observations`` are the rates behind the cell.
+    "rate_cells": {
         "skill": pl.String(),
-        "q10": pl.Float64(),
-        "q25": pl.Float64(),
-        "q75": pl.Float64(),
-        "q90": pl.Float64(),
+        "level": pl.String(),
+        "log_premium": pl.Float64(),
+        "log_sd": pl.Float64(),
         "observations": pl.Int64(),
     },
     # Log-rate premium of a level ("entry", ...) or a country ("US", ...) over the median.
@@ -125,6 +128,11 @@ class Manifest:
     def first_forecast_week(self) -> date:
         return self.data_end + timedelta(weeks=1)
 
+    @property
+    def data_as_of(self) -> date:
+        """The last day of the data: the Sunday of its last complete week."""
+        return self.data_end + timedelta(days=6)
+
     def to_json(self) -> str:
         values = asdict(self)
         for key in ("trained_at", "data_start", "data_end"):
@@ -148,7 +156,7 @@ class Bundle:
     demand: pl.DataFrame
     demand_totals: pl.DataFrame
     rates: pl.DataFrame
-    spread: pl.DataFrame
+    rate_cells: pl.DataFrame
     premiums: pl.DataFrame
     country_share: pl.DataFrame
 
@@ -221,6 +229,22 @@ def check_bundle(bundle: Bundle) -> None:
                 f"quantiles, the first for skill {bad['skill'][0]!r}"
             )
     _check_totals(bundle)
+    _check_cells(bundle)
+
+
+def _check_cells(bundle: Bundle) -> None:
+    """With rates, every skill has a cell for every level and for none, each with a spread."""
+    if Target.RATE not in bundle.manifest.targets:
+        return
+    cells = bundle.rate_cells
+    levels = pl.DataFrame({"level": ["", *EXPERIENCE_LEVELS]})
+    wanted = bundle.skills.select("skill").join(levels, how="cross")
+    if wanted.join(cells, on=["skill", "level"], how="anti").height:
+        raise BundleError("table rate_cells lacks a level of some skill")
+    if cells.filter(~(pl.col("log_sd") > 0) | ~pl.col("log_premium").is_finite()).height:
+        raise BundleError(
+            "table rate_cells has a spread that is not positive or a premium that is not finite"
+        )
 
 
 def _check_totals(bundle: Bundle) -> None:

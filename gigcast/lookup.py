@@ -6,15 +6,16 @@ here fits or reads files: an index is built once from a checked bundle.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from statistics import NormalDist
 
 import polars as pl
 
 from gigcast.bundle import MARKET, Bundle
+from gigcast.names import NameResolver
 from gigcast.weeks import monday_of
 
 
@@ -34,15 +35,32 @@ class SkillEntry:
 
 
 # Values made on every request are plain slotted dataclasses: a frozen one costs a microsecond more.
+#: Rates a skill, or a skill at a level, needs before its basis names it as what answered. Below
+#: that its estimate still counts, as much as its observations allow, but mostly follows the cell above.
+MIN_CELL_OBSERVATIONS = 5
+#: Standard normal quantiles of the percentiles answered, for spreads on the log scale.
+Z = {q: NormalDist().inv_cdf(q / 100) for q in (10, 25, 75, 90)}
+
+
 @dataclass(slots=True)
 class Basis:
-    """Which slice of the data answered: ``skill_level_country`` ... ``category``."""
+    """Which slice of the data answered: ``skill_level_country`` ... ``category``, and how fresh."""
 
     source: str
     weeks_of_history: int
     observations: int
     description: str
+    data_as_of: date
     model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A skill at a level (or any level): its median over the skill's, and the spread around it."""
+
+    factor: float
+    log_sd: float
+    observations: int
 
 
 @dataclass(slots=True)
@@ -72,10 +90,10 @@ class DemandPoint:
 
 @dataclass(frozen=True, slots=True)
 class Premium:
-    """A factor on the market median, the slice it comes from, and how a basis reads it."""
+    """A country's factor on the market median, the slice it comes from, and how a basis reads it."""
 
     factor: float
-    slice: str  # "level", "country", or "region" when pooled from the country's region
+    slice: str  # "country", or "region" when pooled from the country's region
     note: str
 
 
@@ -98,22 +116,20 @@ class ForecastIndex:
         self.skills = {
             row["skill"]: SkillEntry(**row) for row in bundle.skills.sort("skill").iter_rows(named=True)
         }
-        self._names: dict[str, str] = {}
-        for entry in self.skills.values():
-            for name in (entry.skill, entry.display_name, *entry.aliases):
-                self._names.setdefault(name.strip().lower(), entry.skill)
+        self.names = NameResolver((e.skill, (e.display_name, *e.aliases)) for e in self.skills.values())
         self._demand = _series(bundle.demand, ("p10", "p50", "p90"))
         self._totals = _series(bundle.demand_totals.rename({"category": "skill"}), ("p10", "p50", "p90"))
         #: Skills per category id, categories in order.
         self.category_sizes = dict(sorted(Counter(e.category for e in self.skills.values()).items()))
         self._rates = _series(bundle.rates, ("p50", "lower", "upper"))
-        self._spread = {
-            row[0]: tuple(math.exp(q) for q in row[1:5])
-            for row in bundle.spread.select("skill", "q10", "q25", "q75", "q90").iter_rows()
+        self._cells = {
+            (skill, level): Cell(math.exp(log_premium), log_sd, observations)
+            for skill, level, log_premium, log_sd, observations in bundle.rate_cells.iter_rows()
         }
-        self._premiums = {
-            (kind, key): _premium(kind, key, log_premium, observations)
+        self._countries = {
+            key: _country_premium(key, log_premium, observations)
             for kind, key, log_premium, observations in bundle.premiums.iter_rows()
+            if kind == "country"
         }
         self._rate_history = {
             entry.skill: (
@@ -127,14 +143,13 @@ class ForecastIndex:
         self._share = {(skill, country): share for skill, country, share in bundle.country_share.iter_rows()}
 
     def find_skill(self, text: str) -> SkillEntry | None:
-        """The skill named by an id, display name or alias, any case."""
-        skill = self._names.get(text.strip().lower())
+        """The skill named by an id, display name or alias, in any spelling ``gigcast.names`` reads."""
+        skill = self.names.resolve(text)
         return None if skill is None else self.skills[skill]
 
     def suggest(self, text: str, limit: int = 3) -> list[str]:
         """Skill ids whose names are closest to ``text``, for "did you mean" answers."""
-        close = difflib.get_close_matches(text.strip().lower(), self._names, n=limit * 3, cutoff=0.5)
-        return list(dict.fromkeys(self._names[name] for name in close))[:limit]
+        return self.names.suggest(text, limit=limit)
 
     def week_offset(self, week: date | None) -> int:
         """Index of the forecast week holding ``week``; None means the first week after the data."""
@@ -150,36 +165,49 @@ class ForecastIndex:
     def estimate_rate(
         self, entry: SkillEntry, *, level: str | None, country: str | None, offset: int
     ) -> RateEstimate:
-        """Market percentiles: the forecast median, moved by premiums, spread by the market."""
+        """Market percentiles: the skill's forecast median moved by its level's cell and the
+        country's premium, spread as that cell's rates spread."""
         p50, lower, upper = self._rates[entry.skill][offset]
-        factor, slices, notes = 1.0, ["skill"], [self._rate_history[entry.skill]]
-        level_premium = self._premiums.get(("level", level)) if level else None
-        country_premium = self._premiums.get(("country", country)) if country else None
-        for premium in (level_premium, country_premium):
-            if premium is not None:
-                factor *= premium.factor
-                slices.append(premium.slice)
-                notes.append(premium.note)
-        if country and country_premium is None:
+        cell = self._cells[(entry.skill, level or "")]
+        own = entry.rate_basis != "category"
+        slices = ["skill" if own else "category"]
+        notes = [self._rate_history[entry.skill], f"{entry.rate_observations} rates of the skill"]
+        observations = entry.rate_observations
+        if level:
+            if own and cell.observations >= MIN_CELL_OBSERVATIONS:
+                slices.append("level")
+                observations = cell.observations
+            notes.append(f"{level} ×{cell.factor:.2f} ({cell.observations} rates of the skill at that level)")
+        factor = cell.factor
+        country_premium = self._countries.get(country) if country else None
+        if country_premium is not None:
+            factor *= country_premium.factor
+            slices.append(country_premium.slice)
+            notes.append(country_premium.note)
+        elif country:
             notes.append(f"no {country} data, all markets")
-        source = "category" if entry.rate_basis == "category" else "_".join(slices)
-        q10, q25, q75, q90 = self._spread[entry.skill]
         median = p50 * factor
+        p10, p25, p75, p90 = (median * math.exp(z * cell.log_sd) for z in Z.values())
         return RateEstimate(
             skill=entry.skill,
             week_start=self.weeks[offset],
             level=level,
             country=country,
-            p10=median * q10,
-            p25=median * q25,
+            p10=p10,
+            p25=p25,
             p50=median,
-            p75=median * q75,
-            p90=median * q90,
+            p75=p75,
+            p90=p90,
             lower=lower * factor,
             upper=upper * factor,
             coverage=self.coverage,
             basis=Basis(
-                source, entry.weeks_of_history, entry.rate_observations, "; ".join(notes), entry.rate_model
+                "_".join(slices) if own else "category",
+                entry.weeks_of_history,
+                observations,
+                "; ".join(notes),
+                self.manifest.data_as_of,
+                entry.rate_model,
             ),
         )
 
@@ -218,17 +246,16 @@ class ForecastIndex:
             entry.weeks_of_history,
             entry.postings,
             f"{what}, {entry.weeks_of_history} weeks",
+            self.manifest.data_as_of,
             entry.demand_model,
         )
 
 
-def _premium(kind: str, key: str, log_premium: float, observations: int) -> Premium:
+def _country_premium(key: str, log_premium: float, observations: int) -> Premium:
     """A country premium without observations of its own is its region's."""
     factor = math.exp(log_premium)
-    if kind == "level":
-        return Premium(factor, "level", f"{key} ×{factor:.2f}")
     if observations:
-        return Premium(factor, "country", f"{key} ×{factor:.2f}")
+        return Premium(factor, "country", f"{key} ×{factor:.2f} ({observations} rates)")
     return Premium(factor, "region", f"{key} ×{factor:.2f} from its region")
 
 

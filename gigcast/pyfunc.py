@@ -1,7 +1,8 @@
 """The registered model as an MLflow pyfunc, for ML engineers in a notebook.
 
 ``mlflow.pyfunc.load_model("models:/gigcast@champion").predict(frame)`` takes rows of
-(skill, experience_level, country, week) and returns the market quantiles. ``predict`` only
+(skill, experience_level, country, week) and returns the market quantiles, the slice of the data
+that answered, the rates behind it and the last day of data. ``predict`` only
 delegates to the same lookups the service answers from. The trainer logs this file as
 "models from code", so loading executes it rather than unpickling anything.
 """
@@ -36,6 +37,8 @@ SIGNATURE = ModelSignature(
             ColSpec("string", "week_start"),
             *(ColSpec("double", q) for q in ("p10", "p25", "p50", "p75", "p90")),
             ColSpec("string", "basis"),
+            ColSpec("long", "observations"),
+            ColSpec("string", "data_as_of"),
         ]
     ),
 )
@@ -70,6 +73,8 @@ class GigcastModel(PythonModel):
                     "p75": estimate.p75,
                     "p90": estimate.p90,
                     "basis": estimate.basis.source,
+                    "observations": estimate.basis.observations,
+                    "data_as_of": estimate.basis.data_as_of.isoformat(),
                 }
             )
         return pd.DataFrame(rows)

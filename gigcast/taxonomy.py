@@ -1,17 +1,20 @@
 """The skill taxonomy: canonical ids, display names, categories and aliases.
 
 Ingestion maps free-text tags onto it; unknown tags become skills of their own under a slug,
-so no posting loses its skill because the taxonomy is behind the market.
+named as the data names them, so no posting loses its skill because the taxonomy is behind
+the market. Names are read through ``gigcast.names``, as the service reads them.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from gigcast.names import NameResolver
 
 UNCATEGORISED = "other"
 
@@ -35,21 +38,20 @@ class Taxonomy:
     def __init__(self, skills: Iterable[SkillInfo]) -> None:
         self.skills = tuple(skills)
         self._by_id = {s.id: s for s in self.skills}
+        self.resolver = NameResolver((s.id, (s.display_name, *s.aliases)) for s in self.skills)
         self._names: dict[str, str] = {}
         for skill in self.skills:
             for name in (skill.id, skill.display_name, *skill.aliases):
                 self._names.setdefault(name.lower(), skill.id)
-                self._names.setdefault(slugify(name), skill.id)
 
     @property
     def names(self) -> dict[str, str]:
-        """Every spelling (lower-cased name, alias or slug) -> canonical id."""
+        """Every lower-cased id, name or alias as written -> canonical id (to find in free text)."""
         return self._names
 
     def resolve(self, tag: str) -> str | None:
-        """Canonical id for a tag (id, name or alias, any case), or None when unknown."""
-        key = tag.strip().lower()
-        return self._names.get(key) or self._names.get(slugify(key))
+        """Canonical id for a tag (id, name or alias in any spelling), or None when unknown."""
+        return self.resolver.resolve(tag)
 
     def canonical(self, tag: str) -> str:
         """The taxonomy id of a tag, or the tag's own slug when the taxonomy lacks it."""
@@ -62,17 +64,26 @@ class Taxonomy:
             return found
         return SkillInfo(skill_id, skill_id.replace("-", " ").title(), UNCATEGORISED)
 
+    def with_labels(self, labels: Mapping[str, str]) -> Taxonomy:
+        """This taxonomy and, for each id it lacks in ``labels``, a skill named as the data names it."""
+        new = [
+            SkillInfo(skill, label, UNCATEGORISED)
+            for skill, label in labels.items()
+            if skill not in self._by_id
+        ]
+        return Taxonomy((*self.skills, *new)) if new else self
+
 
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Read a taxonomy CSV (id, display_name, category, aliases separated by ``|``).
 
-    Without a path, the taxonomy shipped with gigcast.
+    Lines starting with ``#`` are comments. Without a path, the taxonomy shipped with gigcast.
     """
     if path is None:
         text = resources.files("gigcast").joinpath("data/skills.csv").read_text("utf-8")
     else:
         text = Path(path).read_text("utf-8")
-    rows = csv.DictReader(text.splitlines())
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     return Taxonomy(
         tuple(
             SkillInfo(

@@ -421,6 +421,7 @@ def _basis(basis: Basis) -> dict[str, Any]:
         "observations": basis.observations,
         "description": basis.description,
         "model": basis.model,
+        "data_as_of": basis.data_as_of.isoformat(),
     }
 
 

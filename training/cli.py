@@ -17,6 +17,7 @@ from gigcast.bundle import Target
 from gigcast.settings import MODEL_NAME, tracking_uri
 from gigcast.weeks import monday_of
 from training import report
+from training.columns import Separator
 
 if TYPE_CHECKING:
     import polars as pl
@@ -62,6 +63,13 @@ MinRate = Annotated[
 ]
 MaxRate = Annotated[
     float, typer.Option(min=0.0, help="Highest plausible hourly rate, USD; above is quarantined.")
+]
+SkillSeparator = Annotated[
+    Separator,
+    typer.Option(
+        help="How a text skills column lists skills; auto judges each file "
+        "(a label such as 'Email, Phone & Chat Support' is not split on its comma)."
+    ),
 ]
 Quarantine = Annotated[
     Path | None, typer.Option(help="Write quarantined rows, with reasons, to this .csv or .parquet file.")
@@ -131,6 +139,7 @@ def validate(
     column: Columns = None,
     mapping: Mapping = None,
     taxonomy: TaxonomyFile = None,
+    skill_separator: SkillSeparator = Separator.AUTO,
     min_rate: MinRate = 3.0,
     max_rate: MaxRate = 1000.0,
     quarantine: Quarantine = None,
@@ -142,7 +151,7 @@ def validate(
 
     Example: gigcast-train validate export.csv --column posted_at=published_on --json
     """
-    result = _ingest(paths, column, mapping, taxonomy, min_rate, max_rate, quarantine)
+    result = _ingest(paths, column, mapping, taxonomy, skill_separator, min_rate, max_rate, quarantine)
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
     else:
@@ -163,6 +172,7 @@ def plot(
     column: Columns = None,
     mapping: Mapping = None,
     taxonomy: TaxonomyFile = None,
+    skill_separator: SkillSeparator = Separator.AUTO,
 ) -> None:
     """Draw weekly postings and median rates of a few skills.
 
@@ -172,9 +182,8 @@ def plot(
 
     from training.plots import market_figure
 
-    result = _ingest(paths, column, mapping, taxonomy, 3.0, 1000.0, None)
-    names = _taxonomy(taxonomy)
-    chosen = [names.canonical(s) for s in skill] if skill else _busiest(result.accepted, 4)
+    result = _ingest(paths, column, mapping, taxonomy, skill_separator, 3.0, 1000.0, None)
+    chosen = [result.taxonomy.canonical(s) for s in skill] if skill else _busiest(result.accepted, 4)
     beside = paths[0].with_name(f"{paths[0].stem}.truth.parquet")
     truth_path = truth or (beside if beside.is_file() else None)
     figure = market_figure(result.accepted, chosen, pl.read_parquet(truth_path) if truth_path else None)
@@ -189,6 +198,7 @@ def run(
     column: Columns = None,
     mapping: Mapping = None,
     taxonomy: TaxonomyFile = None,
+    skill_separator: SkillSeparator = Separator.AUTO,
     min_rate: MinRate = 3.0,
     max_rate: MaxRate = 1000.0,
     quarantine: Quarantine = None,
@@ -238,7 +248,7 @@ def run(
     if if_no_champion and has_champion(tracking_uri=uri, model_name=model_name):
         console.print(f"{model_name}@champion exists in {uri}: nothing to train")
         return
-    result = _ingest(data, column, mapping, taxonomy, min_rate, max_rate, quarantine)
+    result = _ingest(data, column, mapping, taxonomy, skill_separator, min_rate, max_rate, quarantine)
     console.print(report.validation_table(result))
     if result.rejected_share > max_rejected:
         console.print(
@@ -261,7 +271,7 @@ def run(
             task = progress.add_task("fitting series", total=None)
             trained = train(
                 result.accepted,
-                taxonomy=_taxonomy(taxonomy),
+                taxonomy=result.taxonomy,
                 config=config,
                 on_start=lambda n: progress.update(task, total=n),
                 on_fitted=lambda n: progress.advance(task, n),
@@ -366,6 +376,7 @@ def _ingest(
     column: list[str] | None,
     mapping: Path | None,
     taxonomy: Path | None,
+    separator: Separator,
     min_rate: float,
     max_rate: float,
     quarantine: Path | None,
@@ -380,7 +391,11 @@ def _ingest(
             raise ColumnError(f"--min-rate {min_rate} must be below --max-rate {max_rate}")
         with console.status(f"reading {', '.join(map(str, paths))}"):
             result = ingest(
-                paths, taxonomy=_taxonomy(taxonomy), columns=columns, limits=Limits(min_rate, max_rate)
+                paths,
+                taxonomy=_taxonomy(taxonomy),
+                columns=columns,
+                limits=Limits(min_rate, max_rate),
+                separator=separator,
             )
     except (IngestError, ColumnError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)

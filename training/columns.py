@@ -7,6 +7,7 @@ file), the canonical name itself, then the names common exports use (any case).
 from __future__ import annotations
 
 import tomllib
+from enum import StrEnum
 from pathlib import Path
 
 CANONICAL = (
@@ -51,6 +52,21 @@ KNOWN_NAMES: dict[str, tuple[str, ...]] = {
     "experience_level": ("tier", "contractor_tier", "level", "experience", "expertise"),
     "country": ("client_location_country", "client_country", "location", "country_name"),
 }
+
+
+class Separator(StrEnum):
+    """How one skills column lists a posting's skills."""
+
+    AUTO = "auto"  # decided from the column's first rows (``separator_of``)
+    NONE = "none"  # one label per row, commas and all: "Email, Phone & Chat Support"
+    COMMA = "comma"
+    SEMICOLON = "semicolon"
+    PIPE = "pipe"
+    LITERAL = "literal"  # a list written as text: "['Power BI', 'SQL']"
+
+    @property
+    def character(self) -> str:
+        return {"comma": ",", "semicolon": ";", "pipe": "|"}.get(self.value, "")
 
 
 class ColumnError(ValueError):

@@ -18,7 +18,7 @@ import polars as pl
 from gigcast.countries import to_alpha2
 from gigcast.taxonomy import Taxonomy
 from training import normalise
-from training.columns import ColumnError, resolve
+from training.columns import ColumnError, Separator, resolve
 from training.sources import SourceError, find_files, head, scan
 
 ROW = "row_number"
@@ -34,6 +34,8 @@ ACCEPTED_COLUMNS = (
     "country",
     "category",
 )
+#: Rows of each file read to judge how its skills column separates skills.
+SEPARATOR_SAMPLE = 5000
 #: Columns with few distinct values, normalised once per value.
 DISTINCT = ("is_hourly", "experience_level", "country", "category")
 REASONS = (
@@ -71,6 +73,9 @@ class IngestResult:
     accepted: pl.DataFrame
     quarantined: pl.DataFrame
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> canonical -> source
+    #: The taxonomy read with, and the skills the data named that it lacked, under the data's names.
+    taxonomy: Taxonomy = field(default_factory=lambda: Taxonomy(()))
+    separators: dict[str, str] = field(default_factory=dict)  # file -> how its skills column was split
 
     @property
     def rows(self) -> int:
@@ -103,6 +108,7 @@ class IngestResult:
             "first_posted_at": first.isoformat() if isinstance(first, datetime) else None,
             "last_posted_at": last.isoformat() if isinstance(last, datetime) else None,
             "columns": self.columns,
+            "skill_separators": self.separators,
         }
 
 
@@ -112,15 +118,22 @@ def ingest(
     taxonomy: Taxonomy,
     columns: dict[str, str] | None = None,
     limits: Limits = Limits(),
+    separator: Separator = Separator.AUTO,
     now: datetime | None = None,
 ) -> IngestResult:
-    """Validate and normalise the postings of ``paths`` (files or directories)."""
+    """Validate and normalise the postings of ``paths`` (files or directories).
+
+    ``separator`` says how a text skills column lists skills; by default it is judged per file.
+    """
     try:
         files = find_files(paths)
-        scans = [_scan(index, path, columns or {}) for index, path in enumerate(files)]
+        scans = [_scan(index, path, columns or {}, taxonomy, separator) for index, path in enumerate(files)]
     except (SourceError, ColumnError) as exc:
         raise IngestError(str(exc)) from None
-    verdicts = _normalised(pl.concat([frame for frame, _ in scans]).collect(engine="streaming"), taxonomy)
+    raw = pl.concat([scanned.frame for scanned in scans]).collect(engine="streaming")
+    labels = _labels(raw["_tags"], taxonomy)
+    verdicts = _normalised(raw, taxonomy)
+    del raw
     verdicts = verdicts.with_columns(reason=_first_broken_rule(limits, now or datetime.now(UTC)))
     valid = pl.col("reason").is_null()
     duplicate = valid & ~pl.when(valid).then(pl.col("posting_id")).is_first_distinct()
@@ -133,7 +146,13 @@ def ingest(
     return IngestResult(
         accepted=accepted,
         quarantined=_originals(files, rejected),
-        columns={str(path): found for path, (_, found) in zip(files, scans, strict=True)},
+        columns={str(path): scanned.found for path, scanned in zip(files, scans, strict=True)},
+        taxonomy=taxonomy.with_labels(labels),
+        separators={
+            str(path): str(scanned.separator)
+            for path, scanned in zip(files, scans, strict=True)
+            if scanned.separator
+        },
     )
 
 
@@ -146,7 +165,16 @@ def write_quarantine(quarantined: pl.DataFrame, path: Path) -> None:
         quarantined.write_csv(path)
 
 
-def _scan(index: int, path: Path, mapping: dict[str, str]) -> tuple[pl.LazyFrame, dict[str, str]]:
+@dataclass(frozen=True)
+class _Scanned:
+    frame: pl.LazyFrame
+    found: dict[str, str]  # canonical -> source column
+    separator: Separator | None  # how the skills column was split; None without a text one
+
+
+def _scan(
+    index: int, path: Path, mapping: dict[str, str], taxonomy: Taxonomy, separator: Separator
+) -> _Scanned:
     """One file's rows, parsed where each row has its own value and raw where values repeat.
 
     This is the only pass over the file; it streams. Columns with few distinct values stay
@@ -170,9 +198,15 @@ def _scan(index: int, path: Path, mapping: dict[str, str]) -> tuple[pl.LazyFrame
     def dtype(name: str) -> pl.DataType:
         return schema[found[name]] if name in found else pl.String()
 
+    split: Separator | None = None
     if "skills" in found:
-        tags = normalise.skill_tags(raw("skills"), dtype("skills"))
-        untagged = tags.list.len() == 0 if isinstance(dtype("skills"), pl.List) else _blank(raw("skills"))
+        listed = isinstance(dtype("skills"), pl.List)
+        if not listed:
+            split = separator
+            if split == Separator.AUTO:
+                split = normalise.separator_of(head(path, SEPARATOR_SAMPLE)[found["skills"]], taxonomy)
+        tags = normalise.skill_tags(raw("skills"), dtype("skills"), split or Separator.NONE, taxonomy)
+        untagged = tags.list.len() == 0 if listed else _blank(raw("skills"))
     else:
         tags, untagged = pl.lit([], pl.List(pl.String)), pl.lit(True)
     layouts = normalise.LAYOUTS
@@ -202,12 +236,22 @@ def _scan(index: int, path: Path, mapping: dict[str, str]) -> tuple[pl.LazyFrame
         budget.alias("budget_usd"),
         *(raw(name).cast(pl.String).alias(name) for name in DISTINCT),
     )
-    return scanned, found
+    return _Scanned(scanned, found, split)
 
 
 def _blank(text: pl.Expr) -> pl.Expr:
     """True where a skills cell lists nothing: empty, or only separators and quotes."""
     return text.cast(pl.String).str.replace_all(r"[\s;,\[\]'\"]", "").fill_null("") == ""
+
+
+def _labels(tags: pl.Series, taxonomy: Taxonomy) -> dict[str, str]:
+    """Each skill id the taxonomy lacks -> the data's most common spelling of it."""
+    counts = tags.explode().drop_nulls().str.strip_chars().value_counts(sort=True)
+    labels: dict[str, str] = {}
+    for tag, _ in counts.iter_rows():
+        if tag and taxonomy.resolve(tag) is None:
+            labels.setdefault(taxonomy.canonical(tag), tag)
+    return labels
 
 
 def _normalised(raw: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:

@@ -17,7 +17,9 @@ import re
 
 import polars as pl
 
+from gigcast.names import name_key
 from gigcast.taxonomy import EXPERIENCE_LEVELS, Taxonomy
+from training.columns import Separator
 
 #: Timestamp layouts seen in exports, zoned ones converted to UTC and naive ones read as UTC.
 ZONED_LAYOUTS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
@@ -118,21 +120,57 @@ def numbers(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return pl.when(text.is_null() | (text == "")).then(None).otherwise(value.fill_null(float("nan")))
 
 
-def skill_tags(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Raw tags from a list, a list literal in text, or a ``;``- or ``,``-separated string."""
+#: Share of a column's non-blank cells that must hold ``;`` or ``|`` for it to separate skills.
+SEPARATED_SHARE = 0.05
+
+
+def separator_of(sample: pl.Series, taxonomy: Taxonomy) -> Separator:
+    """How a text column separates skills, judged from a sample of its cells.
+
+    A list literal or ``;``/``|`` is a separator wherever it appears. A comma separates only
+    when the parts it leaves recur: tags such as "Python, SQL" name skills that other rows name
+    too, while a label such as "Email, Phone & Chat Support" leaves parts seen nowhere else.
+    Cells the taxonomy knows whole are labels, whatever they hold.
+    """
+    cells = [c.strip() for c in sample.cast(pl.String).drop_nulls().to_list() if c.strip()]
+    if not cells:
+        return Separator.NONE
+    if sum(c.startswith("[") for c in cells) > len(cells) / 2:
+        return Separator.LITERAL
+    for separator in (Separator.SEMICOLON, Separator.PIPE):
+        if sum(separator.character in c for c in cells) >= SEPARATED_SHARE * len(cells):
+            return separator
+    listed = {c for c in set(cells) if "," in c and c not in taxonomy.resolver}
+    if not listed:
+        return Separator.NONE
+    seen_in: dict[str, set[str]] = {}  # name -> the distinct cells naming it, whole or as a part
+    for cell in set(cells):
+        for name in cell.split(",") if cell in listed else [cell]:
+            seen_in.setdefault(name_key(name), set()).add(cell)
+    parts = [name_key(name) for cell in listed for name in cell.split(",") if name.strip()]
+    recurring = sum(len(seen_in[part]) > 1 for part in parts)
+    return Separator.COMMA if recurring >= len(parts) / 2 else Separator.NONE
+
+
+def skill_tags(raw: pl.Expr, dtype: pl.DataType, separator: Separator, taxonomy: Taxonomy) -> pl.Expr:
+    """Raw tags of each row: a list column as is, else the text split as ``separator`` says.
+
+    A cell that is, whole, a name the taxonomy knows is never split.
+    """
     if isinstance(dtype, pl.List):
         return raw.cast(pl.List(pl.String))
     text = raw.cast(pl.String).str.strip_chars()
-    literal = text.str.extract_all(QUOTED).list.eval(
-        pl.element().str.slice(1, pl.element().str.len_chars() - 2)
-    )
-    return (
-        pl.when(text.str.starts_with("["))
-        .then(literal)
-        .when(text.str.contains(";", literal=True))
-        .then(text.str.split(";"))
-        .otherwise(text.str.split(","))
-    )
+    if separator == Separator.LITERAL:
+        return text.str.extract_all(QUOTED).list.eval(
+            pl.element().str.slice(1, pl.element().str.len_chars() - 2)
+        )
+    if separator in (Separator.NONE, Separator.AUTO):
+        return pl.concat_list(text)
+    whole = [name for name in taxonomy.names if separator.character in name]
+    split = text.str.split(separator.character)
+    if not whole:
+        return split
+    return pl.when(text.str.to_lowercase().is_in(whole)).then(pl.concat_list(text)).otherwise(split)
 
 
 def canonical_skills(tags: pl.Expr, ids: dict[str, str | None]) -> pl.Expr:

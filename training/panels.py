@@ -63,9 +63,11 @@ def collection_gaps(postings: pl.DataFrame, *, start: date, end: date) -> list[d
     """Weeks in which collection failed, from the whole market's postings per day.
 
     A day was not collected when the market has under ``GAP_SHARE`` of its usual postings on that
-    weekday (the median over the data), judged where that usual is at least ``MIN_DAILY``. A
-    week is a gap when it has a day not collected, or under ``GAP_SHARE`` of the usual week's
-    postings in all.
+    weekday, judged where that usual is at least ``MIN_DAILY``. A week is a gap when it has a
+    day not collected, or under ``GAP_SHARE`` of the usual week's postings in all. Usual is
+    where the typical posting was collected (a median weighted by postings): in a snapshot of
+    open listings, the few older ones still open are stragglers of weeks never collected, even
+    when such weeks outnumber the one that was.
 
     >>> from datetime import datetime, timedelta, timezone
     >>> first = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)  # a Monday
@@ -81,17 +83,23 @@ def collection_gaps(postings: pl.DataFrame, *, start: date, end: date) -> list[d
             postings.group_by(day=pl.col("posted_at").dt.date()).agg(postings=pl.len()), on="day", how="left"
         )
         .with_columns(pl.col("postings").fill_null(0), week_of("day"))
-        .with_columns(usual=pl.col("postings").median().over(pl.col("day").dt.weekday()))
+        .with_columns(usual=_typical(pl.col("postings")).over(pl.col("day").dt.weekday()))
     )
     weekly = daily.group_by(WEEK).agg(
         pl.col("postings").sum(),
         missed=((pl.col("usual") >= MIN_DAILY) & (pl.col("postings") < GAP_SHARE * pl.col("usual"))).any(),
     )
-    usual_week = weekly["postings"].median()
+    usual_week = weekly.select(_typical(pl.col("postings"))).item()
     if not usual_week:
         return []
-    quiet = pl.col("postings") < GAP_SHARE * usual_week  # type: ignore[operator]
+    quiet = pl.col("postings") < GAP_SHARE * usual_week
     return weekly.filter(pl.col("missed") | quiet).sort(WEEK)[WEEK].to_list()
+
+
+def _typical(counts: pl.Expr) -> pl.Expr:
+    """The count of the group the typical item is in: the median of counts weighted by themselves."""
+    ordered = counts.sort()
+    return ordered.filter(ordered.cum_sum() >= ordered.sum() / 2).first()
 
 
 def within(postings: pl.DataFrame, start: date, end: date) -> pl.DataFrame:

@@ -138,7 +138,7 @@ def train(
         rate_factor = rate_factors(rate_lender_of, observations, rate_panels)
         forecasts += scaled(rate_lender_of, rate_factor, calibrated, Target.RATE)
     weekly = _forecast_frame(forecasts, plan.first_week, horizon)
-    residuals = market.with_residuals(observations, rates)
+    residuals = market.residuals(observations, skills.select("skill", "category"))
     premiums = market.premiums(residuals, region_of())
     per_country = (
         postings.explode("skills")
@@ -185,9 +185,9 @@ def train(
         rates=weekly.filter(pl.col("target") == Target.RATE).select(
             "skill", "week_start", "p50", pl.col("p10").alias("lower"), pl.col("p90").alias("upper")
         ),
-        spread=market.spread(residuals, premiums, skills["skill"].to_list())
+        rate_cells=market.rate_cells(residuals, premiums, skills.select("skill", "category"))
         if Target.RATE in targets
-        else _empty("spread"),
+        else _empty("rate_cells"),
         premiums=premiums if Target.RATE in targets else _empty("premiums"),
         country_share=market.country_share(per_country),
     )

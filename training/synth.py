@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from gigcast.taxonomy import EXPERIENCE_LEVELS, UNCATEGORISED, SkillInfo, Taxonomy, load_taxonomy
+from gigcast.taxonomy import EXPERIENCE_LEVELS, UNCATEGORISED, SkillInfo, Taxonomy, load_taxonomy, slugify
 from gigcast.weeks import monday_of
 
 
@@ -51,6 +51,11 @@ CATEGORIES: dict[str, CategoryProfile] = {
     "computer-vision": CategoryProfile(8, 1.5, 37),
     "ai-media": CategoryProfile(6, 2.09, 25),
     "mlops": CategoryProfile(6, 1.8, 48),
+    "nlp": CategoryProfile(8, 1.7, 34),
+    "speech-audio": CategoryProfile(6, 1.6, 26),
+    "ai-research": CategoryProfile(5, 1.5, 40),
+    "ai-safety": CategoryProfile(5, 2.5, 30),
+    "ai-consulting": CategoryProfile(6, 1.9, 38),
     "data-science": CategoryProfile(22, 1.23, 33),
     "writing": CategoryProfile(30, 0.95, 25, substituted_by_ai=0.30),
     "translation": CategoryProfile(20, 0.95, 21, substituted_by_ai=0.35),
@@ -65,6 +70,18 @@ SKILL_GROWTH = {
 }
 AI_CATEGORIES = frozenset(
     {"llm-apps", "chatbots", "ml-engineering", "data-annotation", "computer-vision", "ai-media", "mlops"}
+    | {"nlp", "speech-audio", "ai-research", "ai-safety", "ai-consulting"}
+)
+#: Markets a skill is specialised for, when a market asks for more skills than the taxonomy holds.
+INDUSTRIES = (
+    "Healthcare",
+    "Finance",
+    "E-commerce",
+    "Education",
+    "Real Estate",
+    "Legal",
+    "Gaming",
+    "Logistics",
 )
 AI_PREMIUM = 1.25
 CHATGPT_RELEASE = date(2022, 11, 30)
@@ -159,21 +176,32 @@ def substitution(weeks: np.ndarray, lost: float) -> np.ndarray:
 
 
 def pick_skills(taxonomy: Taxonomy, count: int) -> list[SkillInfo]:
-    """``count`` skills taken round-robin over categories; beyond the taxonomy, niche variants."""
+    """``count`` skills of the taxonomy, round-robin over the categories with a market profile
+    first, then the others; beyond the taxonomy, its skills specialised for an industry."""
     by_category: dict[str, list[SkillInfo]] = {}
     for skill in taxonomy.skills:
         by_category.setdefault(skill.category, []).append(skill)
-    queues = [list(skills) for skills in by_category.values()]
+    profiled = [c for c in by_category if c in CATEGORIES]
     picked: list[SkillInfo] = []
-    while len(picked) < count and any(queues):
-        for queue in queues:
-            if queue and len(picked) < count:
-                picked.append(queue.pop(0))
-    categories = list(by_category)
-    for n in range(count - len(picked)):
-        category = categories[n % len(categories)]
-        name = f"{category.replace('-', ' ').title()} Niche {n + 1}"
-        picked.append(SkillInfo(f"{category}-niche-{n + 1}", name, category))
+    for group in (profiled, [c for c in by_category if c not in CATEGORIES]):
+        queues = [list(by_category[c]) for c in group]
+        while len(picked) < count and any(queues):
+            for queue in queues:
+                if queue and len(picked) < count:
+                    picked.append(queue.pop(0))
+    for industry in INDUSTRIES:
+        for skill in taxonomy.skills[: count - len(picked)]:
+            picked.append(
+                SkillInfo(
+                    f"{skill.id}-for-{slugify(industry)}",
+                    f"{skill.display_name} for {industry}",
+                    skill.category,
+                )
+            )
+    if len(picked) < count:
+        raise ValueError(
+            f"a market of {count} skills needs a taxonomy of {count // (len(INDUSTRIES) + 1) + 1} or more"
+        )
     return picked
 
 

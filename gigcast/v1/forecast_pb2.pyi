@@ -88,18 +88,20 @@ class Interval(_message.Message):
     def __init__(self, lower: _Optional[float] = ..., upper: _Optional[float] = ..., coverage: _Optional[float] = ...) -> None: ...
 
 class Basis(_message.Message):
-    __slots__ = ("source", "weeks_of_history", "observations", "description", "model")
+    __slots__ = ("source", "weeks_of_history", "observations", "description", "model", "data_as_of")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     WEEKS_OF_HISTORY_FIELD_NUMBER: _ClassVar[int]
     OBSERVATIONS_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    DATA_AS_OF_FIELD_NUMBER: _ClassVar[int]
     source: BasisSource
     weeks_of_history: int
     observations: int
     description: str
     model: str
-    def __init__(self, source: _Optional[_Union[BasisSource, str]] = ..., weeks_of_history: _Optional[int] = ..., observations: _Optional[int] = ..., description: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    data_as_of: str
+    def __init__(self, source: _Optional[_Union[BasisSource, str]] = ..., weeks_of_history: _Optional[int] = ..., observations: _Optional[int] = ..., description: _Optional[str] = ..., model: _Optional[str] = ..., data_as_of: _Optional[str] = ...) -> None: ...
 
 class EstimateRateRequest(_message.Message):
     __slots__ = ("skill", "experience_level", "country", "week")

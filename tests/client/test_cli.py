@@ -35,7 +35,9 @@ def first_skill(model: LoadedModel) -> str:
 def test_rate_shows_percentiles_trend_basis_and_model(server: Running, model: LoadedModel) -> None:
     result = gigcast(server, "rate", first_skill(model), "--level", "expert", "--country", "Germany")
     assert result.exit_code == 0, result.output
-    for text in ("p10", "p90", "median forecast", "next 12 weeks", "basis:", "model gigcast v1", "DE"):
+    data_to = f"data to {model.index.manifest.data_as_of}"
+    wanted = ("p10", "p90", "median forecast", "next 12 weeks", "basis:", "observations", data_to, "DE")
+    for text in (*wanted, "model gigcast v1"):
         assert text in result.output
 
 

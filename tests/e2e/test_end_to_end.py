@@ -106,7 +106,7 @@ def test_registered_model_loads_as_a_pyfunc(trained: Path, env: dict[str, str]) 
     model = mlflow.pyfunc.load_model("models:/gigcast@champion")
     frame = pd.DataFrame(
         {
-            "skill": ["Prompt Engineering", "prompt-engineering"],
+            "skill": ["Prompt Engineering", "prompt engineering  "],
             "experience_level": ["expert", None],
             "country": ["US", None],
         }
@@ -115,6 +115,7 @@ def test_registered_model_loads_as_a_pyfunc(trained: Path, env: dict[str, str]) 
     assert list(answer["skill"]) == ["prompt-engineering", "prompt-engineering"]
     assert (answer["p10"] <= answer["p50"]).all() and (answer["p50"] <= answer["p90"]).all()
     assert answer["p50"][0] > answer["p50"][1]  # an expert in the US charges more than the market median
+    assert (answer["observations"] > 0).all() and answer["data_as_of"].nunique() == 1
 
 
 def test_a_worse_or_equal_model_does_not_take_over_unless_forced(

@@ -25,9 +25,23 @@ def test_premiums_move_the_median_by_their_factor(model: LoadedModel) -> None:
     expert = index.estimate_rate(entry, level="expert", country=None, offset=0)
     entry_level = index.estimate_rate(entry, level="entry", country=None, offset=0)
     assert entry_level.p50 < base.p50 < expert.p50
-    premium = model.index._premiums[("level", "expert")].factor
-    assert math.isclose(expert.p50 / base.p50, premium)
+    cell = model.index._cells[(entry.skill, "expert")]
+    assert math.isclose(expert.p50 / base.p50, cell.factor)
     assert expert.basis.source == "skill_level"
+    assert expert.basis.observations == cell.observations >= 5  # the level's rates answered
+    assert base.basis.observations == entry.rate_observations
+    assert expert.basis.data_as_of == index.weeks[0] - timedelta(days=1)  # the Sunday the data ends
+
+
+def test_intervals_widen_where_rates_are_few(model: LoadedModel) -> None:
+    index = model.index
+    rows = [
+        (entry.rate_observations, index.estimate_rate(entry, level=None, country=None, offset=0))
+        for entry in index.skills.values()
+    ]
+    fewest, most = min(rows, key=lambda row: row[0]), max(rows, key=lambda row: row[0])
+    assert fewest[0] < most[0]
+    assert fewest[1].p90 / fewest[1].p10 > most[1].p90 / most[1].p10
 
 
 def test_country_without_data_borrows_its_region_and_says_so(model: LoadedModel) -> None:
@@ -41,9 +55,10 @@ def test_country_without_data_borrows_its_region_and_says_so(model: LoadedModel)
     assert antarctica.basis.source == "skill" and "no AQ data" in antarctica.basis.description
 
 
-def test_names_are_case_insensitive_and_suggestions_are_close(model: LoadedModel) -> None:
+def test_names_are_read_in_any_spelling_and_suggestions_are_close(model: LoadedModel) -> None:
     skill = next(iter(model.index.skills.values()))
     assert model.index.find_skill(skill.display_name.upper()) == skill
+    assert model.index.find_skill(f"  {skill.skill.replace('-', ' ')}s ") == skill
     assert model.index.find_skill("no such skill") is None
     assert model.index.suggest(skill.display_name[:-2])[0] == skill.skill
 

@@ -37,6 +37,8 @@ def test_estimate_rate_answers_by_display_name_in_any_case(model: LoadedModel) -
     assert 0 < response.p10 <= response.p25 <= response.p50 <= response.p75 <= response.p90
     assert response.median_interval.lower <= response.p50 <= response.median_interval.upper
     assert response.basis.source == pb.BASIS_SOURCE_SKILL_LEVEL_COUNTRY
+    assert response.basis.observations > 0
+    assert response.basis.data_as_of == model.index.manifest.data_as_of.isoformat()
     assert (response.model.name, response.model.version) == ("gigcast", "1")
 
 
@@ -218,6 +220,8 @@ def test_a_quote_prices_the_hours_at_the_dearest_skill(model: LoadedModel) -> No
     )
     assert [q.skill for q in quote.skills] == skills
     assert all(q.demand_trend != pb.DEMAND_TREND_UNSPECIFIED for q in quote.skills)
+    assert [q.basis.observations for q in quote.skills] == [single[s].basis.observations for s in skills]
+    assert {q.basis.data_as_of for q in quote.skills} == {model.index.manifest.data_as_of.isoformat()}
     assert dearest.skill in quote.explanation and "40 hours" in quote.explanation
 
 

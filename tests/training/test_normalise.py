@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gigcast.taxonomy import Taxonomy, slugify
+from gigcast.taxonomy import SkillInfo, Taxonomy, slugify
 from training import normalise
+from training.columns import Separator
 
 TEXT = pl.String()
 
@@ -17,23 +18,51 @@ def apply(values: list[object], expr: pl.Expr, dtype: pl.DataType = TEXT) -> lis
     return pl.DataFrame({"x": values}, schema={"x": dtype}).select(expr.alias("y"))["y"].to_list()
 
 
-def test_skill_tags_from_every_layout() -> None:
-    x = pl.col("x")
-    values = ["['Microsoft Power BI', 'SQL']", "rag; langchain", "Excel, SQL", "single", None]
-    assert apply(values, normalise.skill_tags(x, pl.String())) == [
-        ["Microsoft Power BI", "SQL"],
-        ["rag", " langchain"],
+@pytest.mark.parametrize(
+    ("separator", "cell", "tags"),
+    [
+        (Separator.LITERAL, "['Microsoft Power BI', 'SQL']", ["Microsoft Power BI", "SQL"]),
+        (Separator.SEMICOLON, "rag; langchain", ["rag", " langchain"]),
+        (Separator.COMMA, "Excel, SQL", ["Excel", " SQL"]),
+        (Separator.PIPE, "Excel|SQL", ["Excel", "SQL"]),
+        (Separator.NONE, "Email, Phone & Chat Support", ["Email, Phone & Chat Support"]),
+        (Separator.COMMA, "single", ["single"]),
+    ],
+)
+def test_skill_tags_as_the_column_separates_them(
+    taxonomy: Taxonomy, separator: Separator, cell: str, tags: list[str]
+) -> None:
+    assert apply([cell], normalise.skill_tags(pl.col("x"), TEXT, separator, taxonomy)) == [tags]
+
+
+def test_a_list_column_is_taken_as_listed(taxonomy: Taxonomy) -> None:
+    tags = normalise.skill_tags(pl.col("x"), pl.List(pl.String), Separator.COMMA, taxonomy)
+    assert apply([["a, b", "c"]], tags, pl.List(pl.String)) == [["a, b", "c"]]
+
+
+def test_a_label_the_taxonomy_knows_whole_is_never_split(taxonomy: Taxonomy) -> None:
+    known = Taxonomy([*taxonomy.skills, SkillInfo("phone-support", "Email, Phone & Chat Support", "support")])
+    tags = normalise.skill_tags(pl.col("x"), TEXT, Separator.COMMA, known)
+    assert apply(["Email, Phone & Chat Support", "Excel, SQL"], tags) == [
+        ["Email, Phone & Chat Support"],
         ["Excel", " SQL"],
-        ["single"],
-        None,
     ]
-    assert apply([["a", "b"]], normalise.skill_tags(x, pl.List(pl.String)), pl.List(pl.String)) == [
-        ["a", "b"]
-    ]
+
+
+def test_commas_separate_only_where_their_parts_recur(taxonomy: Taxonomy) -> None:
+    tags = pl.Series(["Python, SQL", "SQL", "Python, Excel", "Excel, SQL", "Python"] * 20)
+    labels = pl.Series(
+        ["Email, Phone & Chat Support", "Web Design", "Other Marketing, PR & Brand Strategy"] * 20
+    )
+    assert normalise.separator_of(tags, taxonomy) == Separator.COMMA
+    assert normalise.separator_of(labels, taxonomy) == Separator.NONE
+    assert normalise.separator_of(pl.Series(["rag;langchain", "rag"]), taxonomy) == Separator.SEMICOLON
+    assert normalise.separator_of(pl.Series(["['a', 'b']", "['a']"]), taxonomy) == Separator.LITERAL
+    assert normalise.separator_of(pl.Series([None, " "], dtype=pl.String), taxonomy) == Separator.NONE
 
 
 def test_tags_map_to_taxonomy_ids_then_slugs(taxonomy: Taxonomy) -> None:
-    tags = normalise.skill_tags(pl.col("x"), pl.String())
+    tags = normalise.skill_tags(pl.col("x"), TEXT, Separator.SEMICOLON, taxonomy)
     raw = ["Power BI; powerbi ; Quantum Knitting;;", None]
     distinct = [t for row in apply(raw, tags) if row for t in row]
     ids = normalise.tag_ids(distinct, taxonomy)
@@ -43,7 +72,12 @@ def test_tags_map_to_taxonomy_ids_then_slugs(taxonomy: Taxonomy) -> None:
 
 
 def test_skills_in_titles_match_on_word_boundaries(taxonomy: Taxonomy) -> None:
-    titles = ["Power BI dashboard for sales", "Fix my HTML page", "Prompt engineering + RAG pipeline", None]
+    titles = [
+        "Power BI dashboard for sales",
+        "Paint my garden fence",
+        "Prompt engineering + RAG pipeline",
+        None,
+    ]
     got = apply(titles, normalise.extracted_skills(pl.col("x"), taxonomy))
     assert got == [
         ["microsoft-power-bi", "data-visualization"],

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
 from gigcast.lookup import ForecastIndex
+from gigcast.names import name_key
 from gigcast.taxonomy import Taxonomy
+from gigcast.v1 import forecast_pb2 as pb
+from service import handlers
+from service.store import LoadedModel
 from tests.conftest import SHARED_REAL
 from training.ingest import ingest
 from training.pipeline import TrainConfig, train
@@ -53,10 +58,24 @@ def test_a_young_skill_borrows_its_categorys_demand(taxonomy: Taxonomy) -> None:
 
 
 @pytest.mark.skipif(not SHARED_REAL.is_dir(), reason="../shared/data/real is not here")
-def test_one_week_of_real_postings_answers_every_level_and_country_it_holds(taxonomy: Taxonomy) -> None:
-    accepted = ingest([SHARED_REAL / "upwork-2023-01-01-sample.csv"], taxonomy=taxonomy).accepted
-    trained = train(accepted, taxonomy=taxonomy, config=CONFIG)
+def test_one_week_of_real_postings_answers_every_label_level_and_country_it_holds(taxonomy: Taxonomy) -> None:
+    export = SHARED_REAL / "upwork-2023-01-01-sample.csv"
+    read = ingest([export], taxonomy=taxonomy)
+    trained = train(read.accepted, taxonomy=read.taxonomy, config=CONFIG)
     index = ForecastIndex(trained.bundle)
+    served = LoadedModel(name="gigcast", version="1", alias="champion", run_id="run", index=index)
+    labels = pl.read_csv(export, infer_schema=False)["occupations_oservice_pref_label"].drop_nulls().unique()
+    for label in labels:  # as a user would ask the service: the export's own words, in any case or spacing
+        answer = handlers.estimate_rate(served, pb.EstimateRateRequest(skill=label))
+        again = handlers.estimate_rate(served, pb.EstimateRateRequest(skill=label.lower().replace("-", " ")))
+        assert answer.skill == again.skill and answer.p50 > 0, label
+    label = "Email, Phone & Chat Support"  # one label, not split on its comma
+    support = index.find_skill(label)
+    assert support is not None
+    assert name_key(label) in {name_key(name) for name in (support.display_name, *support.aliases)}
+    unknown = read.taxonomy.get(read.taxonomy.canonical("Other Blockchain, NFT & Cryptocurrency"))
+    assert unknown.display_name == "Other Blockchain, NFT & Cryptocurrency"  # as the data names it
+    accepted = read.accepted
     rated = accepted.filter(pl.col("hourly_rate").is_not_null()).explode("skills")
     for skill, level, country in rated.select("skills", "experience_level", "country").unique().iter_rows():
         entry = index.find_skill(skill)
@@ -141,3 +160,41 @@ def test_rates_alone_train_and_demand_calls_are_refused(taxonomy: Taxonomy) -> N
             call(model, request)  # type: ignore[operator]
         assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
         assert "holds no demand forecasts" in refused.value.message
+
+
+def test_skills_answer_under_every_spelling_and_keep_the_datas_names(
+    taxonomy: Taxonomy, tmp_path: Path
+) -> None:
+    labels = [
+        "Python",
+        "Front-End Development",
+        "Email, Phone & Chat Support",
+        "Other Blockchain, NFT & Crypto",
+    ]
+    start = date(2025, 9, 1)
+    rows = [
+        (f"{label[:3]}{week}-{n}", start + timedelta(weeks=week, days=n % 7), label, 20.0 + n)
+        for label in labels
+        for week in range(8)
+        for n in range(12)
+    ]
+    export = tmp_path / "export.csv"
+    pl.DataFrame(
+        rows, schema=["uid", "published_on", "occupations_oservice_pref_label", "hourly_rate"], orient="row"
+    ).with_columns(pl.col("published_on").cast(pl.String)).write_csv(export)
+    read = ingest([export], taxonomy=taxonomy)
+    assert read.separators == {str(export): "none"}  # a label per row: commas are part of the name
+    index = ForecastIndex(train(read.accepted, taxonomy=read.taxonomy, config=CONFIG).bundle)
+    assert len(index.skills) == len(labels)
+    for spelling in (
+        "python",
+        "PYTHON",
+        "Front-End Development",
+        "front end development",
+        "frontend development",
+    ):
+        entry = index.find_skill(spelling)
+        assert entry is not None, spelling
+        assert index.estimate_rate(entry, level=None, country=None, offset=0).p50 > 0
+    crypto = index.find_skill("other blockchain nft and crypto")
+    assert crypto is not None and crypto.display_name == "Other Blockchain, NFT & Crypto"
