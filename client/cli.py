@@ -24,7 +24,6 @@ from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "localhost:50051"
-TREND_WEEKS = 12
 PAGE_SIZE = 200
 
 app = typer.Typer(
@@ -71,6 +70,9 @@ WeekOption = Annotated[
     str, typer.Option(help="A date in the week asked about; default the first week after the model's data.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print protobuf's JSON mapping.")]
+WeeksOption = Annotated[
+    int | None, typer.Option(min=1, max=52, help="Weeks to forecast; default 12 or the model's horizon.")
+]
 
 
 @dataclass(frozen=True)
@@ -127,17 +129,14 @@ def rate(
     Example: gigcast rate "llm fine-tuning" --level expert --country PL
     """
     estimate = pb.EstimateRateRequest(skill=skill, experience_level=LEVELS[level], country=country, week=week)
-    path = pb.ForecastRateRequest(
-        skill=skill, experience_level=LEVELS[level], country=country, horizon_weeks=TREND_WEEKS
-    )
+    path = pb.ForecastRateRequest(skill=skill, experience_level=LEVELS[level], country=country)
     with _session(ctx.obj) as call:
         answer = call("EstimateRate", estimate)
-        ahead = call("ForecastRate", path, optional=True)  # a model with a shorter horizon has no trend
+        ahead = call("ForecastRate", path)
     if as_json:
         from google.protobuf.json_format import MessageToDict
 
-        answers = {"estimate": answer, "forecast": ahead}
-        out.print_json(data={name: MessageToDict(message) for name, message in answers.items() if message})
+        out.print_json(data={"estimate": MessageToDict(answer), "forecast": MessageToDict(ahead)})
     else:
         out.print(render.rate(answer, ahead))
 
@@ -146,7 +145,7 @@ def rate(
 def demand(
     ctx: typer.Context,
     skill: SkillArgument,
-    weeks: Annotated[int, typer.Option(min=1, max=52, help="Weeks to forecast.")] = TREND_WEEKS,
+    weeks: WeeksOption = None,
     country: CountryOption = "",
     as_json: JsonOption = False,
 ) -> None:
@@ -154,7 +153,7 @@ def demand(
 
     Example: gigcast demand "prompt engineering" --weeks 8
     """
-    request = pb.ForecastDemandRequest(skill=skill, horizon_weeks=weeks, country=country)
+    request = pb.ForecastDemandRequest(skill=skill, horizon_weeks=weeks or 0, country=country)
     with _session(ctx.obj) as call:
         _show(call("ForecastDemand", request), as_json, render.demand)
 
@@ -163,14 +162,14 @@ def demand(
 def market(
     ctx: typer.Context,
     category: Annotated[str, typer.Option(help="Only this category, for example llm-apps.")] = "",
-    weeks: Annotated[int, typer.Option(min=1, max=52, help="Weeks to forecast.")] = TREND_WEEKS,
+    weeks: WeeksOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Postings per week ahead for the whole market or one category: the sum of its skills'.
 
     Example: gigcast market --category llm-apps --weeks 8
     """
-    request = pb.ForecastCategoryDemandRequest(category=category, horizon_weeks=weeks)
+    request = pb.ForecastCategoryDemandRequest(category=category, horizon_weeks=weeks or 0)
     with _session(ctx.obj) as call:
         _show(call("ForecastCategoryDemand", request), as_json, render.category_demand)
 
@@ -226,7 +225,12 @@ def movers(
     by: Annotated[Metric, typer.Option(help="Rank by the change of demand or of the median rate.")] = (
         Metric.demand
     ),
-    weeks: Annotated[int, typer.Option(min=1, max=52, help="Weeks ahead to measure the change.")] = 12,
+    weeks: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=52, help="Weeks ahead to measure the change; default 12 or the model's horizon."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100, help="Skills on each side.")] = 10,
     category: Annotated[str, typer.Option(help="Only this category.")] = "",
     as_json: JsonOption = False,
@@ -235,7 +239,9 @@ def movers(
 
     Example: gigcast movers --by rate --weeks 26
     """
-    request = pb.ListMoversRequest(metric=METRICS[by], horizon_weeks=weeks, limit=limit, category=category)
+    request = pb.ListMoversRequest(
+        metric=METRICS[by], horizon_weeks=weeks or 0, limit=limit, category=category
+    )
     with _session(ctx.obj) as call:
         _show(call("ListMovers", request), as_json, render.movers)
 
@@ -251,7 +257,7 @@ def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 class Call(Protocol):
-    def __call__(self, method: str, request: Message, *, optional: bool = False) -> Any: ...
+    def __call__(self, method: str, request: Message) -> Any: ...
 
 
 @contextmanager
@@ -265,13 +271,10 @@ def _session(connection: Connection) -> Iterator[Call]:
     metadata = (("authorization", f"Bearer {connection.token}"),) if connection.token else None
     stub = pb_grpc.ForecastServiceStub(channel)
 
-    def call(method: str, request: Message, *, optional: bool = False) -> Any:
-        """The answer; None for an optional call the server refuses as an invalid argument."""
+    def call(method: str, request: Message) -> Any:
         try:
             return getattr(stub, method)(request, timeout=connection.timeout, metadata=metadata)
         except grpc.RpcError as error:
-            if optional and error.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                return None
             err.print(f"[red]error:[/] {_explain(error, connection)}", highlight=False, markup=True)
             raise typer.Exit(EXIT_CODES.get(error.code(), 1)) from None
 

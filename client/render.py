@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.table import Column, Table
 from rich.text import Text
 
@@ -28,7 +28,7 @@ TRENDS = {
 }
 
 
-def rate(response: pb.EstimateRateResponse, ahead: pb.ForecastRateResponse | None) -> Group:
+def rate(response: pb.EstimateRateResponse, ahead: pb.ForecastRateResponse) -> Group:
     level = pb.ExperienceLevel.Name(response.experience_level).removeprefix("EXPERIENCE_LEVEL_").lower()
     where = response.country or "all markets"
     level = "all levels" if level == "unspecified" else level
@@ -38,24 +38,21 @@ def rate(response: pb.EstimateRateResponse, ahead: pb.ForecastRateResponse | Non
         table.add_column(name, justify="right", style="bold" if name == "p50" else None)
     table.add_row(*(f"${getattr(response, name):,.0f}/h" for name in ("p10", "p25", "p50", "p75", "p90")))
     interval = response.median_interval
-    lines: list[RenderableType] = [
+    medians = [point.p50 for point in ahead.points]
+    return Group(
         heading,
         table,
         Text(
             f"median forecast ${response.p50:,.2f}/h, {interval.coverage:.0%} interval "
             f"${interval.lower:,.2f}–${interval.upper:,.2f}"
         ),
-    ]
-    if ahead is not None:
-        medians = [point.p50 for point in ahead.points]
-        lines.append(
-            Text.assemble(
-                f"next {len(medians)} weeks: ${medians[0]:,.2f} → ${medians[-1]:,.2f}/h ",
-                _change(medians[0], medians[-1]),
-                f"  {sparkline(medians)}",
-            )
-        )
-    return Group(*lines, _footer(response.basis, response.model))
+        Text.assemble(
+            f"next {len(medians)} weeks: ${medians[0]:,.2f} → ${medians[-1]:,.2f}/h ",
+            _change(medians[0], medians[-1]),
+            f"  {sparkline(medians)}",
+        ),
+        _footer(response.basis, response.model),
+    )
 
 
 def demand(response: pb.ForecastDemandResponse) -> Group:

@@ -11,6 +11,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 DOMAIN = "gigcast.v1"
+QUOTED_TEXT = 60  # characters of a caller's text an error repeats
 
 
 @dataclass
@@ -46,6 +47,11 @@ class RequestError(Exception):
         return rpc_status.to_status(status)
 
 
+def quoted(text: str) -> str:
+    """A caller's text as an error repeats it: a short prefix, so that trailers stay small."""
+    return repr(text if len(text) <= QUOTED_TEXT else text[:QUOTED_TEXT] + "…")
+
+
 def invalid(field_name: str, description: str) -> RequestError:
     return RequestError(
         grpc.StatusCode.INVALID_ARGUMENT,
@@ -59,7 +65,7 @@ def skill_not_found(text: str, suggestions: list[str]) -> RequestError:
     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
     return RequestError(
         grpc.StatusCode.NOT_FOUND,
-        f"unknown skill {text!r}{hint}",
+        f"unknown skill {quoted(text)}{hint}",
         reason="SKILL_NOT_FOUND",
         metadata={"skill": text, "suggestions": ",".join(suggestions)},
         field_name="skill",
@@ -69,7 +75,7 @@ def skill_not_found(text: str, suggestions: list[str]) -> RequestError:
 def category_not_found(text: str, known: list[str]) -> RequestError:
     return RequestError(
         grpc.StatusCode.NOT_FOUND,
-        f"unknown category {text!r}; the model knows {', '.join(known)}",
+        f"unknown category {quoted(text)}; the model knows {', '.join(known)}",
         reason="CATEGORY_NOT_FOUND",
         metadata={"category": text, "categories": ",".join(known)},
         field_name="category",

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import math
+import hashlib
 from datetime import date
 from typing import Any
 
@@ -19,7 +18,7 @@ from gigcast.bundle import Target
 from gigcast.countries import to_alpha2
 from gigcast.lookup import Basis, DemandPoint, RateEstimate, SkillEntry, WeekOutOfRangeError
 from gigcast.v1 import forecast_pb2 as pb
-from service.errors import RequestError, category_not_found, invalid, lacks_target, skill_not_found
+from service.errors import RequestError, category_not_found, invalid, lacks_target, quoted, skill_not_found
 from service.store import LoadedModel
 
 LEVELS = {
@@ -38,6 +37,8 @@ BASIS_SOURCES = {
     "skill_region": pb.BASIS_SOURCE_SKILL_REGION,
 }
 MAX_HORIZON = 52
+MAX_TEXT = 200  # characters of a text field; past that a request is refused, never quoted whole
+MAX_HOURS = 100_000.0  # hours of one gig
 MAX_BATCH = 1000
 MAX_QUOTE_SKILLS = 20
 TREND_WEEKS = 12  # how far ahead "rising" and "cooling" look
@@ -50,6 +51,7 @@ MOVER_METRICS = {
 }
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+PAGE_DIGITS = 9  # digits of an offset in a page token
 
 
 def estimate_rate(model: LoadedModel, request: pb.EstimateRateRequest) -> pb.EstimateRateResponse:
@@ -139,8 +141,11 @@ def quote_gig(model: LoadedModel, request: pb.QuoteGigRequest) -> pb.QuoteGigRes
         raise invalid("skills", "name at least one skill")
     if len(request.skills) > MAX_QUOTE_SKILLS:
         raise invalid("skills", f"at most {MAX_QUOTE_SKILLS} skills, got {len(request.skills)}")
-    if not (0 < request.estimated_hours < math.inf):
-        raise invalid("estimated_hours", f"must be more than 0, got {request.estimated_hours}")
+    if not (0 < request.estimated_hours <= MAX_HOURS):
+        raise invalid(
+            "estimated_hours",
+            f"must be more than 0 and at most {MAX_HOURS:,.0f}, got {request.estimated_hours:g}",
+        )
     entries = [_skill(model, text) for text in request.skills]
     level, country = _level(request.experience_level), _country(request.country)
     offset = _week(model, request.week)
@@ -185,9 +190,9 @@ def list_movers(model: LoadedModel, request: pb.ListMoversRequest) -> pb.ListMov
         raise invalid("limit", "must not be negative")
     metric = MOVER_METRICS[request.metric]
     _require(model, Target(metric))
-    weeks = _horizon(model, request.horizon_weeks or min(TREND_WEEKS, len(model.index.weeks)))
+    weeks = _horizon(model, request.horizon_weeks)
     limit = min(request.limit or DEFAULT_MOVERS, MAX_MOVERS)
-    category = request.category.strip().lower()
+    category = _text("category", request.category).lower()
     movers = []
     for entry in model.index.skills.values():
         if category and entry.category != category:
@@ -230,7 +235,7 @@ def forecast_category_demand(
     model: LoadedModel, request: pb.ForecastCategoryDemandRequest
 ) -> pb.ForecastCategoryDemandResponse:
     _require(model, Target.DEMAND)
-    category = request.category.strip().lower()
+    category = _text("category", request.category).lower()
     sizes = model.index.category_sizes
     if category and category not in sizes:
         raise category_not_found(request.category, list(sizes))
@@ -248,8 +253,8 @@ def list_skills(model: LoadedModel, request: pb.ListSkillsRequest) -> pb.ListSki
     if request.page_size < 0:
         raise invalid("page_size", "must not be negative")
     size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-    query = request.query.strip().lower()
-    category = request.category.strip().lower()
+    query = _text("query", request.query).lower()
+    category = _text("category", request.category).lower()
     offset = _page_offset(request.page_token, query, category)
     matching = [
         entry
@@ -313,8 +318,15 @@ def _require(model: LoadedModel, target: Target) -> None:
         raise lacks_target(target)
 
 
+def _text(field_name: str, text: str) -> str:
+    """A text field stripped, refused past ``MAX_TEXT`` characters before anything reads it."""
+    if len(text) > MAX_TEXT:
+        raise invalid(field_name, f"at most {MAX_TEXT} characters, got {len(text):,}")
+    return text.strip()
+
+
 def _skill(model: LoadedModel, text: str) -> SkillEntry:
-    if not text.strip():
+    if not _text("skill", text):
         raise invalid("skill", "must not be empty")
     entry = model.index.find_skill(text)
     if entry is None:
@@ -329,21 +341,21 @@ def _level(value: int) -> str | None:
 
 
 def _country(text: str) -> str | None:
-    if not text.strip():
+    if not _text("country", text):
         return None
     code = to_alpha2(text)
     if code is None:
-        raise invalid("country", f"{text!r} is not an ISO 3166-1 country code or English name")
+        raise invalid("country", f"{quoted(text)} is not an ISO 3166-1 country code or English name")
     return code
 
 
 def _week(model: LoadedModel, text: str) -> int:
-    if not text.strip():
+    if not _text("week", text):
         return 0
     try:
         day = date.fromisoformat(text.strip())
     except ValueError:
-        raise invalid("week", f"{text!r} is not an ISO date (YYYY-MM-DD)") from None
+        raise invalid("week", f"{quoted(text)} is not an ISO date (YYYY-MM-DD)") from None
     try:
         return model.index.week_offset(day)
     except WeekOutOfRangeError as exc:
@@ -351,7 +363,10 @@ def _week(model: LoadedModel, text: str) -> int:
 
 
 def _horizon(model: LoadedModel, weeks: int) -> int:
+    """Weeks asked for; 0 asks for ``TREND_WEEKS``, or the model's horizon when that is shorter."""
     most = min(MAX_HORIZON, len(model.index.weeks))  # a model trained with a shorter horizon holds less
+    if weeks == 0:
+        return min(TREND_WEEKS, most)
     if not 1 <= weeks <= most:
         raise invalid(
             "horizon_weeks", f"must be between 1 and {most} (as far as the model was tested), got {weeks}"
@@ -360,8 +375,8 @@ def _horizon(model: LoadedModel, weeks: int) -> int:
 
 
 def _page_token(offset: int, query: str, category: str) -> str:
-    payload = json.dumps({"offset": offset, "query": query, "category": category}).encode()
-    return base64.urlsafe_b64encode(payload).decode()
+    """``offset.filters``: where the next page starts, and a digest of the filters it belongs to."""
+    return base64.urlsafe_b64encode(f"{offset}.{_filters(query, category)}".encode()).decode()
 
 
 def _page_offset(token: str, query: str, category: str) -> int:
@@ -369,14 +384,18 @@ def _page_offset(token: str, query: str, category: str) -> int:
     if not token:
         return 0
     try:
-        state = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = int(state["offset"])
-        same = state["query"] == query and state["category"] == category
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        offset, _, filters = base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii").partition(".")
+    except (ValueError, binascii.Error):  # not ASCII, not base64
         raise invalid("page_token", "not a token this service issued") from None
-    if not same or offset < 0:
+    if not (offset.isdigit() and len(offset) <= PAGE_DIGITS and len(filters) == len(_filters("", ""))):
+        raise invalid("page_token", "not a token this service issued")
+    if filters != _filters(query, category):
         raise invalid("page_token", "belongs to a request with other filters")
-    return offset
+    return int(offset)
+
+
+def _filters(query: str, category: str) -> str:
+    return hashlib.blake2b(f"{query}\0{category}".encode(), digest_size=8).hexdigest()
 
 
 TREND_WORDS = {

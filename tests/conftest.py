@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -45,3 +46,16 @@ def model(trained: Trained) -> LoadedModel:
     return LoadedModel(
         name="gigcast", version="1", alias="champion", run_id="run", index=ForecastIndex(trained.bundle)
     )
+
+
+@pytest.fixture(scope="session")
+def short_model(trained: Trained, model: LoadedModel) -> LoadedModel:
+    """The model cut to its first four weeks, as one trained with ``--horizon 4`` would hold."""
+    bundle, weeks = trained.bundle, 4
+    last = bundle.manifest.first_forecast_week + timedelta(weeks=weeks - 1)
+    cut = {
+        name: bundle.table(name).filter(pl.col("week_start") <= last)
+        for name in ("demand", "demand_totals", "rates")
+    }
+    short = replace(bundle, manifest=replace(bundle.manifest, horizon_weeks=weeks), **cut)
+    return replace(model, index=ForecastIndex(short))

@@ -46,7 +46,7 @@ def test_rate_json_holds_the_estimate_and_its_path(server: Running, model: Loade
     answer = json.loads(result.output)
     estimate, points = answer["estimate"], answer["forecast"]["points"]
     assert estimate["p10"] <= estimate["p50"] <= estimate["p90"]
-    assert len(points) == cli.TREND_WEEKS and points[0]["p50"] == pytest.approx(estimate["p50"])
+    assert len(points) == 12 and points[0]["p50"] == pytest.approx(estimate["p50"])  # the default trend
 
 
 def test_demand_table_and_json_have_the_weeks_asked(server: Running, model: LoadedModel) -> None:
@@ -140,13 +140,19 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.output.startswith("gigcast ")
 
 
-def test_rate_without_a_trend_when_the_model_is_shorter(
-    server: Running, model: LoadedModel, monkeypatch: pytest.MonkeyPatch
+def test_defaults_fit_a_model_with_a_shorter_horizon(
+    server: Running, model: LoadedModel, short_model: LoadedModel
 ) -> None:
-    monkeypatch.setattr(cli, "TREND_WEEKS", 53)  # more weeks than any model holds: the path is refused
-    table = gigcast(server, "rate", first_skill(model))
-    assert table.exit_code == 0 and "p50" in table.output and "next" not in table.output
-    assert list(json.loads(gigcast(server, "rate", first_skill(model), "--json").output)) == ["estimate"]
+    server.store.swap(short_model)
+    try:
+        rate = gigcast(server, "rate", first_skill(model))
+        assert rate.exit_code == 0 and "next 4 weeks" in rate.output, rate.output
+        for command in (["demand", first_skill(model)], ["market"], ["movers"], ["movers", "--by", "rate"]):
+            result = gigcast(server, *command)
+            assert result.exit_code == 0, (command, result.output)
+        assert gigcast(server, "demand", first_skill(model), "--weeks", "5").exit_code == 2  # asked past it
+    finally:
+        server.store.swap(model)
 
 
 def test_market_and_category_demand_add_up_to_their_skills(server: Running, model: LoadedModel) -> None:

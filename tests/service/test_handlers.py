@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import math
 from datetime import timedelta
 
 import grpc
@@ -77,8 +79,8 @@ def test_unknown_skill_is_not_found_with_suggestions(model: LoadedModel) -> None
     assert skill in error.message
 
 
-@pytest.mark.parametrize("weeks", [0, 53, -1])
-def test_demand_horizon_outside_1_to_52_is_refused(model: LoadedModel, weeks: int) -> None:
+@pytest.mark.parametrize("weeks", [53, -1, 2**31 - 1])
+def test_demand_horizon_past_52_or_negative_is_refused(model: LoadedModel, weeks: int) -> None:
     error = refused(
         handlers.forecast_demand,
         model,
@@ -118,6 +120,48 @@ def test_list_skills_filters_and_refuses_foreign_tokens(model: LoadedModel) -> N
         pb.ListSkillsRequest(page_size=-1),
     ):
         assert refused(handlers.list_skills, model, request).code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        base64.urlsafe_b64encode(b'{"offset": 1e400, "query": "", "category": ""}').decode(),
+        base64.urlsafe_b64encode(b"Infinity").decode(),
+        base64.urlsafe_b64encode(b"[" * 100_000).decode(),
+        base64.urlsafe_b64encode(b"99999999999999999999.0123456789abcdef").decode(),
+        base64.urlsafe_b64encode("1.é".encode()).decode(),
+        "1e400",
+        "é",
+        "[" * 100_000,
+    ],
+)
+def test_crafted_page_tokens_are_invalid_arguments(model: LoadedModel, token: str) -> None:
+    error = refused(handlers.list_skills, model, pb.ListSkillsRequest(page_token=token))
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT and error.field_name == "page_token"
+
+
+def test_quote_hours_are_bounded(model: LoadedModel) -> None:
+    skills = list(model.index.skills)[:1]
+    for hours in (1e308, math.inf, math.nan, 0.0, -1.0):
+        request = pb.QuoteGigRequest(skills=skills, estimated_hours=hours)
+        assert refused(handlers.quote_gig, model, request).field_name == "estimated_hours"
+    most = handlers.quote_gig(model, pb.QuoteGigRequest(skills=skills, estimated_hours=handlers.MAX_HOURS))
+    assert math.isfinite(most.high_usd)
+
+
+def test_defaults_never_ask_past_a_short_models_horizon(model: LoadedModel, short_model: LoadedModel) -> None:
+    short = short_model
+    skill = next(iter(model.index.skills))
+    assert len(handlers.list_movers(short, pb.ListMoversRequest()).rising) >= 0
+    assert len(handlers.forecast_demand(short, pb.ForecastDemandRequest(skill=skill)).points) == 4
+    assert len(handlers.forecast_rate(short, pb.ForecastRateRequest(skill=skill)).points) == 4
+    assert len(handlers.forecast_category_demand(short, pb.ForecastCategoryDemandRequest()).points) == 4
+    assert (
+        len(handlers.forecast_demand(model, pb.ForecastDemandRequest(skill=skill)).points)
+        == handlers.TREND_WEEKS
+    )
+    asked = pb.ForecastDemandRequest(skill=skill, horizon_weeks=5)
+    assert refused(handlers.forecast_demand, short, asked).field_name == "horizon_weeks"
 
 
 def test_model_info_describes_the_bundle(model: LoadedModel) -> None:

@@ -47,18 +47,47 @@ def test_unavailable_until_a_model_is_loaded_then_answers(running: Running, mode
 def test_bad_request_carries_field_violations(running: Running, model: LoadedModel) -> None:
     running.store.swap(model)
     with pytest.raises(grpc.RpcError) as caught:
-        running.stub.ForecastDemand(pb.ForecastDemandRequest(skill="x", horizon_weeks=0), timeout=5)
+        running.stub.ForecastDemand(pb.ForecastDemandRequest(skill="x", horizon_weeks=53), timeout=5)
     # the skill is checked first: an unknown skill is NOT_FOUND with its details
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     skill = next(iter(model.index.skills))
     with pytest.raises(grpc.RpcError) as caught:
-        running.stub.ForecastDemand(pb.ForecastDemandRequest(skill=skill, horizon_weeks=0), timeout=5)
+        running.stub.ForecastDemand(pb.ForecastDemandRequest(skill=skill, horizon_weeks=53), timeout=5)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     status = rpc_status.from_call(caught.value)
     assert status is not None
     bad = error_details_pb2.BadRequest()
     assert status.details[0].Unpack(bad)
     assert bad.field_violations[0].field == "horizon_weeks"
+
+
+@pytest.mark.parametrize("text", ["a" * 6000, "é" * 1700, "日本語" * 2000])
+def test_long_text_is_refused_up_front_and_never_quoted_whole(
+    running: Running, model: LoadedModel, text: str
+) -> None:
+    running.store.swap(model)
+    for call, request in (
+        (running.stub.EstimateRate, pb.EstimateRateRequest(skill=text)),
+        (
+            running.stub.EstimateRate,
+            pb.EstimateRateRequest(skill=next(iter(model.index.skills)), country=text),
+        ),
+        (running.stub.ListSkills, pb.ListSkillsRequest(query=text)),
+        (running.stub.ForecastCategoryDemand, pb.ForecastCategoryDemandRequest(category=text)),
+    ):
+        with pytest.raises(grpc.RpcError) as caught:
+            call(request, timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        assert "at most 200 characters" in caught.value.details()
+        assert len(caught.value.details()) < 200
+
+
+def test_an_unknown_name_is_quoted_short(running: Running, model: LoadedModel) -> None:
+    running.store.swap(model)
+    with pytest.raises(grpc.RpcError) as caught:
+        running.stub.EstimateRate(pb.EstimateRateRequest(skill="q" * 200), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "q" * 60 + "…" in caught.value.details() and "q" * 61 not in caught.value.details()
 
 
 def test_quotes_and_movers_through_the_server(running: Running, model: LoadedModel) -> None:
