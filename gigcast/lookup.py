@@ -171,13 +171,13 @@ class ForecastIndex:
         cell = self._cells[(entry.skill, level or "")]
         own = entry.rate_basis != "category"
         slices = ["skill" if own else "category"]
-        notes = [self._rate_history[entry.skill], f"{entry.rate_observations} rates of the skill"]
+        notes = [f"{self._rate_history[entry.skill]}, {entry.rate_observations:,} rates"]
         observations = entry.rate_observations
         if level:
             if own and cell.observations >= MIN_CELL_OBSERVATIONS:
                 slices.append("level")
                 observations = cell.observations
-            notes.append(f"{level} ×{cell.factor:.2f} ({cell.observations} rates of the skill at that level)")
+            notes.append(f"{level} ×{cell.factor:.2f} from {cell.observations:,} rates")
         factor = cell.factor
         country_premium = self._countries.get(country) if country else None
         if country_premium is not None:
@@ -255,7 +255,7 @@ def _country_premium(key: str, log_premium: float, observations: int) -> Premium
     """A country premium without observations of its own is its region's."""
     factor = math.exp(log_premium)
     if observations:
-        return Premium(factor, "country", f"{key} ×{factor:.2f} ({observations} rates)")
+        return Premium(factor, "country", f"{key} ×{factor:.2f}")
     return Premium(factor, "region", f"{key} ×{factor:.2f} from its region")
 
 
