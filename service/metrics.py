@@ -31,6 +31,8 @@ MODEL_VERSION = Gauge(
     "gigcast_model_version", "Registry version of the model answering.", multiprocess_mode="livemostrecent"
 )
 SWAPS = Counter("gigcast_model_swaps", "Models switched in to answer, the first one included.")
+#: The ``method`` label of calls to a method gigcast does not serve, whatever name they used.
+UNKNOWN_METHOD = "unknown"
 REFUSED = Counter(
     "gigcast_bundles_refused", "New versions that failed to load or check; the serving model stayed."
 )

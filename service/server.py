@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -143,6 +143,7 @@ class BearerTokens(grpc.ServerInterceptor):
     """
 
     OPEN = (f"/{HEALTH_NAME}/", f"/{reflection.SERVICE_NAME}/")
+    RPCS: ClassVar[dict[str, str]] = {f"/{SERVICE_NAME}/{m.name}": m.name for m in SERVICE.methods}
 
     def __init__(self, tokens: frozenset[str]) -> None:
         self._tokens = [token.encode() for token in tokens]
@@ -153,9 +154,14 @@ class BearerTokens(grpc.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        if details.method.startswith(self.OPEN) or self._known(details.invocation_metadata):
+        rpc = self.RPCS.get(details.method)
+        if rpc is None:  # gRPC answers UNIMPLEMENTED; every such name counts as one, whoever calls
+            if not details.method.startswith(self.OPEN):
+                metrics.observe(metrics.UNKNOWN_METHOD, grpc.StatusCode.UNIMPLEMENTED, 0.0)
             return continuation(details)
-        metrics.observe(details.method.rsplit("/", 1)[-1], grpc.StatusCode.UNAUTHENTICATED, 0.0)
+        if self._known(details.invocation_metadata):
+            return continuation(details)
+        metrics.observe(rpc, grpc.StatusCode.UNAUTHENTICATED, 0.0)
         return self._deny
 
     def _known(self, metadata: tuple[tuple[str, str | bytes], ...]) -> bool:

@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 from service.errors import RequestError
-from service.server import SERVICE_NAME, create_server, read_tokens
+from service.server import SERVICE, SERVICE_NAME, create_server, read_tokens
 from service.store import LoadedModel, Store
 from tests.serving import LOOPBACK, Running, started
 
@@ -136,7 +136,6 @@ def test_health_and_reflection_are_served(running: Running) -> None:
     assert {"gigcast.v1.ForecastService", "grpc.health.v1.Health"} <= names
 
 
-SERVICE = pb.DESCRIPTOR.services_by_name["ForecastService"]
 RPCS = [method.name for method in SERVICE.methods]
 ALLOWED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
 WORDS = ["", " ", "prompt engineering", "PROMPT-ENGINEERING", "US", "india", "2026-11-23", "1999-01-01", "é"]
@@ -260,6 +259,30 @@ def test_tokens_are_required_except_for_health(model: LoadedModel, tmp_path: Pat
             assert answer.skill == skill
         probe = health_pb2_grpc.HealthStub(running.channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert probe.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_made_up_methods_count_under_one_label_with_or_without_a_token(
+    model: LoadedModel, tmp_path: Path
+) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("secret\n")
+    before = requests_counted("unknown", "UNIMPLEMENTED")
+    with started(replace(LOOPBACK, auth_tokens=read_tokens(tokens))) as running:
+        running.store.swap(model)
+        names = [f"/{SERVICE_NAME}/Made{i}" for i in range(150)] + [f"/made.up{i}/Call" for i in range(150)]
+        for name in names:
+            call = running.channel.unary_unary(name)
+            with pytest.raises(grpc.RpcError) as caught:
+                call(b"", metadata=(("authorization", "Bearer nope"),), timeout=5)
+            assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert requests_counted("unknown", "UNIMPLEMENTED") - before == len(names)
+    labels = {
+        sample.labels["method"]
+        for family in REGISTRY.collect()
+        if family.name == "gigcast_request_seconds"
+        for sample in family.samples
+    }
+    assert labels <= {method.name for method in SERVICE.methods} | {"unknown"}
 
 
 def test_an_empty_token_file_is_refused(tmp_path: Path) -> None:
