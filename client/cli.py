@@ -63,11 +63,32 @@ EXIT_CODES = {
     grpc.StatusCode.FAILED_PRECONDITION: 6,
 }
 
-SkillArgument = Annotated[str, typer.Argument(help="Skill id, name or alias, any case.")]
+
+def _utf8(value: Any) -> Any:
+    """Text the server can be sent: a terminal can pass bytes that are not UTF-8."""
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str) and not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise typer.BadParameter(f"'{shown}' is not UTF-8 text") from None
+    return value
+
+
+SkillArgument = Annotated[str, typer.Argument(help="Skill id, name or alias, any case.", callback=_utf8)]
 LevelOption = Annotated[Level | None, typer.Option(help="Experience level; default all levels.")]
-CountryOption = Annotated[str, typer.Option(help="Country code or name; default all markets.")]
+CountryOption = Annotated[
+    str, typer.Option(help="Country code or name; default all markets.", callback=_utf8)
+]
+CategoryOption = Annotated[
+    str, typer.Option(help="Only this category, for example llm-apps.", callback=_utf8)
+]
 WeekOption = Annotated[
-    str, typer.Option(help="A date in the week asked about; default the first week after the model's data.")
+    str,
+    typer.Option(
+        help="A date in the week asked about; default the first week after the model's data.", callback=_utf8
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print protobuf's JSON mapping.")]
 WeeksOption = Annotated[
@@ -161,7 +182,7 @@ def demand(
 @app.command()
 def market(
     ctx: typer.Context,
-    category: Annotated[str, typer.Option(help="Only this category, for example llm-apps.")] = "",
+    category: CategoryOption = "",
     weeks: WeeksOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -177,7 +198,9 @@ def market(
 @app.command()
 def quote(
     ctx: typer.Context,
-    skills: Annotated[list[str], typer.Option("--skill", help="A skill the gig needs; repeat for more.")],
+    skills: Annotated[
+        list[str], typer.Option("--skill", help="A skill the gig needs; repeat for more.", callback=_utf8)
+    ],
     hours: Annotated[float, typer.Option(help="Estimated hours of work.")],
     level: LevelOption = None,
     country: CountryOption = "",
@@ -198,8 +221,10 @@ def quote(
 @app.command()
 def skills(
     ctx: typer.Context,
-    category: Annotated[str, typer.Option(help="Only this category, for example llm-apps.")] = "",
-    search: Annotated[str, typer.Option(help="Only skills whose id, name or alias holds this text.")] = "",
+    category: CategoryOption = "",
+    search: Annotated[
+        str, typer.Option(help="Only skills whose id, name or alias holds this text.", callback=_utf8)
+    ] = "",
     as_json: JsonOption = False,
 ) -> None:
     """The skills the model knows, with their categories and weeks of history.
@@ -232,7 +257,7 @@ def movers(
         ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100, help="Skills on each side.")] = 10,
-    category: Annotated[str, typer.Option(help="Only this category.")] = "",
+    category: CategoryOption = "",
     as_json: JsonOption = False,
 ) -> None:
     """Skills whose forecast rises or falls most over the coming weeks.

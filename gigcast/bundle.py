@@ -10,8 +10,9 @@ tables hold ``horizon_weeks`` weeks per skill, starting the week after ``data_en
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -123,6 +124,8 @@ class Manifest:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    #: SHA-256 of each table's file, set when the bundle is written and checked when it is read.
+    digests: dict[str, str] = field(default_factory=dict)
 
     @property
     def first_forecast_week(self) -> date:
@@ -166,12 +169,13 @@ class Bundle:
 
 
 def write_bundle(bundle: Bundle, path: Path) -> Path:
-    """Check the bundle, then write it to a new folder ``path``."""
+    """Check the bundle, then write it to a new folder ``path``, with each table's digest."""
     check_bundle(bundle)
     path.mkdir(parents=True, exist_ok=False)
     for name in SCHEMAS:
         bundle.table(name).write_parquet(path / f"{name}.parquet")
-    (path / MANIFEST_FILE).write_text(bundle.manifest.to_json(), encoding="utf-8")
+    digests = {name: _digest(path / f"{name}.parquet") for name in SCHEMAS}
+    (path / MANIFEST_FILE).write_text(replace(bundle.manifest, digests=digests).to_json(), encoding="utf-8")
     return path
 
 
@@ -191,10 +195,17 @@ def read_bundle(path: Path) -> Bundle:
         file = path / f"{name}.parquet"
         if not file.is_file():
             raise BundleError(f"bundle table {name}.parquet is missing")
+        if _digest(file) != manifest.digests.get(name):
+            raise BundleError(f"bundle table {name}.parquet is damaged: its digest is not the manifest's")
         tables[name] = pl.read_parquet(file)
     bundle = Bundle(manifest=manifest, **tables)
     check_bundle(bundle)
     return bundle
+
+
+def _digest(file: Path) -> str:
+    with file.open("rb") as table:
+        return hashlib.file_digest(table, "sha256").hexdigest()
 
 
 def check_bundle(bundle: Bundle) -> None:

@@ -20,6 +20,10 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # retries; the alias is asked again at the next poll anyway.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+# The alias follower asks a database registry every poll. Without a pool each question opens the
+# database anew, so a registry file replaced on disk (restored from a backup, copied back) is the
+# one read, not the deleted one a pooled connection would keep open.
+os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
 
 app = typer.Typer(add_completion=False)
 log = logging.getLogger("gigcast.serve")
@@ -38,7 +42,12 @@ def main(
         Path | None, typer.Option(help="Where downloaded bundles are kept; default ~/.cache/gigcast.")
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, help="Server processes sharing the port (SO_REUSEPORT), one per core.")
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (SO_REUSEPORT), one per core; a free port is needed, "
+            "and a worker that dies is replaced.",
+        ),
     ] = 1,
     metrics_port: Annotated[
         int | None, typer.Option(min=0, max=65535, help="Serve Prometheus /metrics here; 0 picks a port.")
@@ -112,11 +121,11 @@ def run(config: ServeConfig) -> int:
 
     from gigcast.bundle import BundleError
     from service.server import serve
-    from service.store import ModelNotFoundError
+    from service.store import ModelNotFoundError, NothingToServeError
 
     try:
         serve(config)
-    except (MlflowException, BundleError, ModelNotFoundError) as exc:
+    except (MlflowException, BundleError, ModelNotFoundError, NothingToServeError) as exc:
         print(
             f"gigcast-serve: cannot load {config.name}@{config.alias} from {config.tracking_uri}: {exc}",
             file=sys.stderr,

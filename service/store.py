@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from gigcast.bundle import MANIFEST_FILE, read_bundle
+from gigcast.bundle import MANIFEST_FILE, BundleError, read_bundle
 from gigcast.lookup import ForecastIndex
 from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
 from service import metrics
@@ -48,33 +49,53 @@ class ModelNotFoundError(LookupError):
     """The registry has no version under the alias asked for."""
 
 
+class NothingToServeError(LookupError):
+    """The registry's version cannot be had or served, and this cache served none before."""
+
+
 def fetch(*, tracking_uri: str, name: str, alias: str, cache_dir: Path) -> LoadedModel:
     """Resolve ``name@alias`` in the registry, download its bundle once, and index it.
 
-    When the registry cannot be reached, the version last served from ``cache_dir`` under the
-    same alias serves instead, so a restart does not depend on the registry being up.
+    When the registry cannot be reached, or the version it names cannot be served (a damaged
+    bundle), the version this cache last served from the same registry under the same alias
+    serves instead, with one warning: a restart depends neither on the registry being up nor
+    on its newest version being whole.
     """
     try:
         version = version_by_alias(tracking_uri=tracking_uri, name=name, alias=alias)
     except Exception as exc:  # the registry is a network service and fails in many ways
-        cached = _last_served(cache_dir, name, alias)
-        if cached is None:
-            raise
-        log.warning(
-            "registry %s did not answer (%s); serving cached version %s", tracking_uri, exc, cached[0].version
-        )
-        return _indexed(cached[0], alias, cached[1])
+        return _fallback(tracking_uri, name, alias, cache_dir, exc, f"registry {tracking_uri} did not answer")
     if version is None:
         raise ModelNotFoundError(f"the registry has no {name}@{alias}; train one with gigcast-train run")
-    return load(tracking_uri=tracking_uri, version=version, alias=alias, cache_dir=cache_dir)
+    try:
+        return load(tracking_uri=tracking_uri, version=version, alias=alias, cache_dir=cache_dir)
+    except Exception as exc:  # a version that cannot be fetched or fails its check
+        why = f"{name} version {version.version} cannot be served"
+        return _fallback(tracking_uri, name, alias, cache_dir, exc, why)
 
 
 def load(*, tracking_uri: str, version: RegisteredVersion, alias: str, cache_dir: Path) -> LoadedModel:
-    """A registered version's bundle, downloaded once, checked and indexed in memory."""
+    """A registered version's bundle, downloaded once, checked and indexed in memory.
+
+    A cached copy that fails its check is fetched again, once.
+    """
     folder = fetch_bundle(tracking_uri=tracking_uri, version=version, cache_dir=cache_dir)
     log.info("loading %s version %s from %s", version.name, version.version, folder)
-    model = _indexed(version, alias, folder)
-    pointer = {"version": version.version, "run_id": version.run_id, "folder": folder.name}
+    try:
+        model = _indexed(version, alias, folder)
+    except BundleError as exc:
+        log.warning(
+            "%s is damaged (%s); fetching %s version %s again", folder, exc, version.name, version.version
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+        folder = fetch_bundle(tracking_uri=tracking_uri, version=version, cache_dir=cache_dir)
+        model = _indexed(version, alias, folder)
+    pointer = {
+        "registry": tracking_uri,
+        "version": version.version,
+        "run_id": version.run_id,
+        "folder": folder.name,
+    }
     path = cache_dir / f"{version.name}@{alias}.json"
     scratch = path.with_name(f"{path.name}.{os.getpid()}")  # replaced whole: readers never see half
     scratch.write_text(json.dumps(pointer), encoding="utf-8")
@@ -92,13 +113,31 @@ def _indexed(version: RegisteredVersion, alias: str, folder: Path) -> LoadedMode
     )
 
 
-def _last_served(cache_dir: Path, name: str, alias: str) -> tuple[RegisteredVersion, Path] | None:
-    """The version this cache last served under ``name@alias``, if its bundle is still there."""
+def _fallback(
+    tracking_uri: str, name: str, alias: str, cache_dir: Path, error: Exception, why: str
+) -> LoadedModel:
+    """The version last served from this registry under ``name@alias``; ``error`` when there is none."""
+    cached = _last_served(cache_dir, tracking_uri, name, alias)
+    if cached is None:
+        raise NothingToServeError(
+            f"{why}: {error}; no version of it was served from {cache_dir} before"
+        ) from error
+    version, folder = cached
+    model = _indexed(version, alias, folder)
+    log.warning("%s (%s); serving cached version %s", why, error, version.version)
+    return model
+
+
+def _last_served(
+    cache_dir: Path, tracking_uri: str, name: str, alias: str
+) -> tuple[RegisteredVersion, Path] | None:
+    """The version this cache last served from ``tracking_uri`` under ``name@alias``, if still whole."""
     try:
         pointer = json.loads((cache_dir / f"{name}@{alias}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        registry, folder = pointer["registry"], cache_dir / pointer["folder"]
+        version = RegisteredVersion(name, str(pointer["version"]), str(pointer["run_id"]))
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    folder = cache_dir / pointer["folder"]
-    if not (folder / MANIFEST_FILE).is_file():
+    if registry != tracking_uri or not (folder / MANIFEST_FILE).is_file():
         return None
-    return RegisteredVersion(name, pointer["version"], pointer["run_id"]), folder
+    return version, folder

@@ -9,12 +9,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from gigcast.bundle import write_bundle
 from gigcast.lookup import ForecastIndex
 from gigcast.taxonomy import Taxonomy, load_taxonomy
 from service.store import LoadedModel
 from training.ingest import ingest
 from training.pipeline import TrainConfig, Trained, train
 from training.synth import synthesize
+from training.tracking import log_training
 
 END = date(2026, 11, 15)  # a Sunday: the market's last week starts Monday 2026-11-09
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -59,3 +61,20 @@ def short_model(trained: Trained, model: LoadedModel) -> LoadedModel:
     }
     short = replace(bundle, manifest=replace(bundle.manifest, horizon_weeks=weeks), **cut)
     return replace(model, index=ForecastIndex(short))
+
+
+def register(uri: str, trained: Trained, folder: Path, *, damaged: bool = False) -> str:
+    """A version of ``trained``'s bundle in the registry at ``uri``; with a junk table when damaged."""
+    bundle = write_bundle(trained.bundle, folder / "bundle")  # the pyfunc keeps the folder's name
+    if damaged:
+        (bundle / "rates.parquet").write_bytes(b"junk")
+    return log_training(
+        tracking_uri=uri,
+        model_name="gigcast",
+        bundle_dir=bundle,
+        params={},
+        metrics=trained.metrics,
+        tables={},
+        figures={},
+        example_skill=trained.bundle.skills["skill"][0],
+    ).version

@@ -241,13 +241,23 @@ def run(
     from training.executors import default_workers
     from training.pipeline import TrainConfig, TrainingError, train
     from training.plots import forecast_figures
-    from training.promotion import judge
-    from training.tracking import champion, has_champion, log_training, promote, record_verdict
+    from training.promotion import Verdict, judge
+    from training.tracking import (
+        DamagedChampionError,
+        champion,
+        close_abandoned_runs,
+        has_champion,
+        log_training,
+        promote,
+        record_verdict,
+    )
 
     uri = tracking_uri()
     if if_no_champion and has_champion(tracking_uri=uri, model_name=model_name):
         console.print(f"{model_name}@champion exists in {uri}: nothing to train")
         return
+    for run_id in close_abandoned_runs(tracking_uri=uri):
+        console.print(f"marked run {run_id} FAILED: the trainer logging it here was killed")
     result = _ingest(data, column, mapping, taxonomy, skill_separator, min_rate, max_rate, quarantine)
     console.print(report.validation_table(result))
     if result.rejected_share > max_rejected:
@@ -303,8 +313,14 @@ def run(
             figures=forecast_figures(trained.scores, trained.history, trained.bundle),
             example_skill=trained.bundle.skills["skill"][0],
         )
-    current = champion(tracking_uri=uri, model_name=model_name)
-    verdict = judge(trained.holdout, trained.metrics, current[1] if current else None)
+    try:
+        current = champion(tracking_uri=uri, model_name=model_name)
+        verdict = judge(trained.holdout, trained.metrics, current[1] if current else None)
+    except DamagedChampionError as exc:  # any whole version is better than one that cannot serve
+        current, verdict = (
+            None,
+            Verdict(True, "damaged champion", None, None, f"{exc}; the new version replaces it"),
+        )
     promoted = verdict.promote or force_promote
     if promoted:
         promote(tracking_uri=uri, model_name=model_name, version=registered.version)
@@ -382,6 +398,8 @@ def _ingest(
     quarantine: Path | None,
 ) -> IngestResult:
     """Ingest with the shared flags; any problem reading the input is one line and exit 2."""
+    from rich.markup import escape
+
     from training.columns import ColumnError, load_mapping, parse_pairs
     from training.ingest import IngestError, Limits, ingest, write_quarantine
 
@@ -398,7 +416,7 @@ def _ingest(
                 separator=separator,
             )
     except (IngestError, ColumnError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     if quarantine is not None:
         write_quarantine(result.quarantined, quarantine)

@@ -19,7 +19,17 @@ from gigcast.countries import to_alpha2
 from gigcast.taxonomy import Taxonomy
 from training import normalise
 from training.columns import ColumnError, Separator, resolve
-from training.sources import SourceError, find_files, head, scan
+from training.sources import (
+    READ_ERRORS,
+    SourceError,
+    find_files,
+    first_line,
+    head,
+    reading,
+    scan,
+    schema_of,
+    unreadable,
+)
 
 ROW = "row_number"
 FILE = "file"  # index into the files read; the path is written back only for quarantined rows
@@ -124,17 +134,38 @@ def ingest(
     """Validate and normalise the postings of ``paths`` (files or directories).
 
     ``separator`` says how a text skills column lists skills; by default it is judged per file.
+    Raises IngestError, naming the file, for any input that cannot be read.
     """
     try:
-        files = find_files(paths)
-        scans = [_scan(index, path, columns or {}, taxonomy, separator) for index, path in enumerate(files)]
+        return _ingest(paths, taxonomy, columns or {}, limits, separator, now or datetime.now(UTC))
     except (SourceError, ColumnError) as exc:
         raise IngestError(str(exc)) from None
-    raw = pl.concat([scanned.frame for scanned in scans]).collect(engine="streaming")
+
+
+def write_quarantine(quarantined: pl.DataFrame, path: Path) -> None:
+    """Quarantined rows to ``.parquet``, else CSV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        quarantined.write_parquet(path)
+    else:
+        quarantined.write_csv(path)
+
+
+def _ingest(
+    paths: Sequence[Path],
+    taxonomy: Taxonomy,
+    columns: dict[str, str],
+    limits: Limits,
+    separator: Separator,
+    now: datetime,
+) -> IngestResult:
+    files = find_files(paths)
+    scans = [_scan(index, path, columns, taxonomy, separator) for index, path in enumerate(files)]
+    raw = _collected(files, [scanned.frame for scanned in scans])
     labels = _labels(raw["_tags"], taxonomy)
     verdicts = _normalised(raw, taxonomy)
     del raw
-    verdicts = verdicts.with_columns(reason=_first_broken_rule(limits, now or datetime.now(UTC)))
+    verdicts = verdicts.with_columns(reason=_first_broken_rule(limits, now))
     valid = pl.col("reason").is_null()
     duplicate = valid & ~pl.when(valid).then(pl.col("posting_id")).is_first_distinct()
     verdicts = verdicts.with_columns(
@@ -156,15 +187,6 @@ def ingest(
     )
 
 
-def write_quarantine(quarantined: pl.DataFrame, path: Path) -> None:
-    """Quarantined rows to ``.parquet``, else CSV."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".parquet":
-        quarantined.write_parquet(path)
-    else:
-        quarantined.write_csv(path)
-
-
 @dataclass(frozen=True)
 class _Scanned:
     frame: pl.LazyFrame
@@ -181,8 +203,9 @@ def _scan(
     raw here and are normalised once per value by ``_normalised``.
     """
     frame = scan(path)
-    schema = frame.collect_schema()
+    schema = schema_of(path)
     found = resolve(schema.names(), mapping, where=str(path))
+    _check_sources(path, found, schema)
     missing = [c for c in ("posting_id", "posted_at") if c not in found]
     if not {"skills", "title"} & found.keys():
         missing.append("skills or title")
@@ -209,7 +232,7 @@ def _scan(
         untagged = tags.list.len() == 0 if listed else _blank(raw("skills"))
     else:
         tags, untagged = pl.lit([], pl.List(pl.String)), pl.lit(True)
-    layouts = normalise.LAYOUTS
+    layouts: tuple[str, ...] = normalise.LAYOUTS
     if dtype("posted_at") == pl.String:
         layouts = normalise.layouts_by_fit(head(path, 500)[found["posted_at"]])
     rate = normalise.numbers(raw("hourly_rate"), dtype("hourly_rate"))
@@ -237,6 +260,33 @@ def _scan(
         *(raw(name).cast(pl.String).alias(name) for name in DISTINCT),
     )
     return _Scanned(scanned, found, split)
+
+
+def _check_sources(path: Path, found: dict[str, str], schema: pl.Schema) -> None:
+    """Refuses a file whose canonical columns are ambiguous or hold values that are not plain."""
+    for canonical, source in found.items():
+        if f"{source}_duplicated_0" in schema:
+            raise IngestError(f"{path}: the header names {source!r} more than once; rename the others")
+        dtype = schema[source]
+        plain = dtype.inner if canonical == "skills" and isinstance(dtype, pl.List) else dtype
+        if plain.is_nested() or plain == pl.Binary:
+            expected = "text or a list of text" if canonical == "skills" else "text, a number or a date"
+            raise IngestError(
+                f"{path}: column {source!r} holds {dtype} values; {canonical} must be {expected}"
+            )
+
+
+def _collected(files: list[Path], frames: list[pl.LazyFrame]) -> pl.DataFrame:
+    """The first pass over every file, read together; a file that cannot be read is named."""
+    try:
+        return pl.concat(frames).collect(engine="streaming")
+    except READ_ERRORS as exc:
+        if len(files) == 1:
+            raise unreadable(files[0], exc) from None
+        for path, frame in zip(files, frames, strict=True):
+            with reading(path):
+                frame.collect(engine="streaming")
+        raise SourceError(f"{', '.join(map(str, files))}: {first_line(exc)}") from None
 
 
 def _blank(text: pl.Expr) -> pl.Expr:
@@ -323,14 +373,23 @@ def _originals(files: list[Path], rejected: pl.DataFrame) -> pl.DataFrame:
             "reason",
             *(_as_text(name, schema[name]) for name in schema.names() if name != ROW),
         )
-        parts.append(originals.collect(engine="streaming"))
+        with reading(path):
+            parts.append(originals.collect(engine="streaming"))
     return pl.concat(parts, how="diagonal_relaxed").sort("source", ROW)
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
-    """A value as text; a list as its items joined by ``;``, which ingestion reads back alike."""
-    if isinstance(dtype, pl.List | pl.Array):
+    """A value as text; a list as its items joined by ``;``, which ingestion reads back alike.
+
+    Other nested values are written as JSON.
+    """
+    if isinstance(dtype, pl.List | pl.Array) and not dtype.inner.is_nested():
         return pl.col(name).cast(pl.List(pl.String)).list.join(";")
     if isinstance(dtype, pl.Struct):
         return pl.col(name).struct.json_encode()
+    if dtype.is_nested():
+        wrapped = pl.struct(pl.col(name).alias("v")).struct.json_encode()
+        return wrapped.str.strip_prefix('{"v":').str.strip_suffix("}").alias(name)
+    if dtype == pl.Binary:
+        return pl.col(name).bin.encode("hex")
     return pl.col(name).cast(pl.String)

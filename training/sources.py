@@ -1,20 +1,37 @@
-"""Postings files: which ones a path names, and a lazy scan of each."""
+"""Postings files: which ones a path names, a lazy scan of each, and why one cannot be read."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
-from itertools import islice
+import gzip
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import polars as pl
 
 SCANNERS: dict[str, Callable[[Path], pl.LazyFrame]] = {
     ".parquet": pl.scan_parquet,
-    ".csv": lambda path: pl.scan_csv(path, infer_schema=False),  # every cell as text, parsed later
+    # Every cell as text, parsed later; bytes that are not UTF-8 read as U+FFFD, so no row is lost.
+    ".csv": lambda path: pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy"),
     ".ndjson": pl.scan_ndjson,
     ".jsonl": pl.scan_ndjson,
 }
+FORMATS = {".parquet": "Parquet", ".csv": "CSV", ".ndjson": "NDJSON", ".jsonl": "NDJSON"}
+#: What reading a file that does not hold what its name says raises, from polars or the system.
+READ_ERRORS = (
+    pl.exceptions.ComputeError,
+    pl.exceptions.NoDataError,
+    pl.exceptions.ShapeError,
+    pl.exceptions.DuplicateError,
+    pl.exceptions.SchemaError,
+    OSError,
+    UnicodeDecodeError,
+)
+#: Longest polars message quoted back, in characters; it can hold a whole broken row.
+QUOTED = 200
 
 
 class SourceError(ValueError):
@@ -26,18 +43,13 @@ def find_files(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p for p in path.iterdir() if p.suffix.lower() in SCANNERS and ".truth." not in p.name
-            )
-            if not found:
-                raise SourceError(f"{path}: no {', '.join(SCANNERS)} files in this directory")
-            files.extend(found)
+            files.extend(_postings_in(path))
         elif path.is_file():
             if path.suffix.lower() not in SCANNERS:
                 raise SourceError(f"{path}: unknown format {path.suffix!r}; use one of {', '.join(SCANNERS)}")
             files.append(path)
         else:
-            raise SourceError(f"no such file or directory: {path}")
+            raise SourceError(_unreachable(path))
     if not files:
         raise SourceError("no postings files given")
     return files
@@ -48,12 +60,132 @@ def scan(path: Path) -> pl.LazyFrame:
     return SCANNERS[path.suffix.lower()](path)
 
 
+def schema_of(path: Path) -> pl.Schema:
+    """The file's column names and types, read from its start."""
+    with reading(path):
+        if path.stat().st_size == 0:
+            raise SourceError(f"{path}: the file is empty")
+        return scan(path).collect_schema()
+
+
 def head(path: Path, rows: int) -> pl.DataFrame:
-    """The first ``rows`` rows, read without loading the file (polars reads a CSV whole)."""
-    if path.suffix.lower() != ".csv":
+    """The first ``rows`` rows, read without reading the rest of the file."""
+    with reading(path):
         return scan(path).head(rows).collect()
-    with path.open(newline="", encoding="utf-8", errors="replace") as file:
-        reader = csv.reader(file)
-        header = next(reader, [])
-        records = [(record + [""] * len(header))[: len(header)] for record in islice(reader, rows)]
-    return pl.DataFrame(records, schema=dict.fromkeys(header, pl.String), orient="row")
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turns a failure to read ``path`` into a SourceError that says what is wrong with it."""
+    try:
+        yield
+    except READ_ERRORS as exc:
+        raise unreadable(path, exc) from None
+
+
+def unreadable(path: Path, error: Exception) -> SourceError:
+    """The error to show for a file that could not be read: the file, and what is wrong with it."""
+    return SourceError(f"{path}: {_problem(path, error)}")
+
+
+def _problem(path: Path, error: Exception) -> str:
+    """What is wrong with a file that could not be read, for whoever exported it."""
+    if isinstance(error, OSError):
+        return f"cannot read it: {error.strerror or first_line(error)}"
+    suffix = path.suffix.lower()
+    diagnose = DIAGNOSES.get(suffix)
+    found = diagnose(path) if diagnose else None
+    return found or f"not readable as {FORMATS[suffix]} ({first_line(error)})"
+
+
+def first_line(error: Exception) -> str:
+    """The first line of an error's message, cut to a readable length."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    line = lines[0].strip()
+    return line if len(line) <= QUOTED else f"{line[:QUOTED]}…"
+
+
+def _postings_in(folder: Path) -> list[Path]:
+    """The postings files of a directory, sorted; an entry that cannot be opened is an error."""
+    try:
+        named = sorted(
+            p for p in folder.iterdir() if p.suffix.lower() in SCANNERS and ".truth." not in p.name
+        )
+    except OSError as exc:
+        raise SourceError(f"{folder}: cannot list it: {exc.strerror or exc}") from None
+    for path in named:
+        if not path.is_file() and not path.is_dir():
+            raise SourceError(_unreachable(path))
+    found = [path for path in named if path.is_file()]
+    if not found:
+        raise SourceError(f"{folder}: no {', '.join(SCANNERS)} files in this directory")
+    return found
+
+
+def _unreachable(path: Path) -> str:
+    """Why a path is neither a file nor a directory: missing, a broken link, a link loop."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return f"no such file or directory: {path}"
+    except OSError as exc:
+        return f"{path}: cannot open it: {exc.strerror or exc}"
+    return f"{path}: not a regular file or directory"
+
+
+def _csv_problem(path: Path) -> str | None:
+    """The first row that breaks the CSV layout; None when the csv module finds none."""
+    csv.field_size_limit(1 << 30)  # real exports hold cells far past the default 128 KiB
+    start = 1
+    try:
+        with _text(path) as file:
+            reader = csv.reader(file, strict=True)
+            width = len(next(reader, []))
+            start = reader.line_num + 1
+            for record in reader:
+                if len(record) > width:
+                    return f"line {start} has {len(record)} fields but the header has {width}"
+                start = reader.line_num + 1
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            return f"the quoted field that starts on line {start} is never closed"
+        return f"line {start} is not valid CSV ({exc})"
+    except (OSError, EOFError):
+        return None
+    return None
+
+
+def _ndjson_problem(path: Path) -> str | None:
+    """The first line that is not a JSON object; None when every line is one."""
+    objects = 0
+    try:
+        with _text(path) as file:
+            for number, line in enumerate(file, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    return f"line {number} is not JSON ({exc.msg})"
+                if not isinstance(value, dict):
+                    return f"line {number} is not a JSON object"
+                objects += 1
+    except (OSError, EOFError):
+        return None
+    return None if objects else "no line holds a JSON object"
+
+
+DIAGNOSES: dict[str, Callable[[Path], str | None]] = {
+    ".csv": _csv_problem,
+    ".ndjson": _ndjson_problem,
+    ".jsonl": _ndjson_problem,
+}
+
+
+def _text(path: Path) -> TextIO:
+    """The file as text, gunzipped when it is gzip whatever its name, odd bytes as U+FFFD."""
+    with path.open("rb") as file:
+        packed = file.read(2) == b"\x1f\x8b"
+    if packed:
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
+    return path.open(encoding="utf-8", errors="replace", newline="")

@@ -5,6 +5,8 @@ MLflow is imported here and only here on the training side, inside the functions
 
 from __future__ import annotations
 
+import os
+import socket
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from gigcast.bundle import BUNDLE_ARTIFACT, Bundle, read_bundle
-from gigcast.registry import fetch_bundle, version_by_alias
+from gigcast.bundle import BUNDLE_ARTIFACT, Bundle, BundleError, read_bundle
+from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
 from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME
 from training.promotion import Verdict
 
@@ -32,8 +34,15 @@ RUN_COLUMNS = (
 )
 
 
+HOST_TAG, PID_TAG = "gigcast.host", "gigcast.pid"
+
+
 class RegistryError(LookupError):
-    """A model or version the registry does not hold."""
+    """A model or version the registry does not hold, or holds but cannot serve."""
+
+
+class DamagedChampionError(RegistryError):
+    """``@champion`` points at a version whose bundle cannot be served."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ def log_training(
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(EXPERIMENT_NAME)
-    with mlflow.start_run() as run:
+    with mlflow.start_run(tags=trainer_tags()) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         with tempfile.TemporaryDirectory() as folder:
@@ -86,14 +95,59 @@ def log_training(
     return Registered(run_id=run.info.run_id, version=str(info.registered_model_version))
 
 
+def trainer_tags() -> dict[str, str]:
+    """Which process logs a run: what tells a run still being logged from one left behind."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def close_abandoned_runs(*, tracking_uri: str) -> list[str]:
+    """Mark FAILED the runs this host's trainers left RUNNING when they were killed; their ids.
+
+    A run is abandoned when the process that logged it, on this machine, is gone. Runs logged
+    elsewhere are left alone: from here, a live trainer on another machine looks the same.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is None:
+        return []
+    running = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{socket.gethostname()}'",
+    )
+    closed = []
+    for run in running:
+        if not _alive(int(run.data.tags.get(PID_TAG, "0"))):
+            client.set_terminated(run.info.run_id, status="FAILED")
+            closed.append(run.info.run_id)
+    return closed
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 def champion(*, tracking_uri: str, model_name: str) -> tuple[str, Bundle] | None:
-    """The champion's version and bundle, or None when there is no champion yet."""
+    """The champion's version and bundle, or None when there is no champion yet.
+
+    DamagedChampionError when the champion's bundle cannot be fetched or fails its check.
+    """
     version = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
     if version is None:
         return None
-    with tempfile.TemporaryDirectory() as folder:
-        bundle = read_bundle(fetch_bundle(tracking_uri=tracking_uri, version=version, cache_dir=Path(folder)))
-    return version.version, bundle
+    try:
+        return version.version, _checked(tracking_uri, version)
+    except RegistryError as exc:
+        raise DamagedChampionError(f"@champion is {exc}") from None
 
 
 def has_champion(*, tracking_uri: str, model_name: str) -> bool:
@@ -107,12 +161,28 @@ def promote(*, tracking_uri: str, model_name: str, version: str) -> str | None:
 
     client = MlflowClient(tracking_uri=tracking_uri)
     try:
-        client.get_model_version(model_name, version)
+        found = client.get_model_version(model_name, version)
     except MlflowException:
         raise RegistryError(f"{model_name} has no version {version}") from None
+    _checked(tracking_uri, RegisteredVersion(model_name, version, found.run_id or ""))
     before = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
     client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
     return before.version if before else None
+
+
+def _checked(tracking_uri: str, version: RegisteredVersion) -> Bundle:
+    """The version's bundle, fetched and checked; RegistryError when it cannot be served."""
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            return read_bundle(
+                fetch_bundle(tracking_uri=tracking_uri, version=version, cache_dir=Path(folder))
+            )
+        except (BundleError, MlflowException, OSError) as exc:
+            raise RegistryError(
+                f"{version.name} version {version.version}, which cannot be served: {exc}"
+            ) from None
 
 
 def record_verdict(*, tracking_uri: str, run_id: str, verdict: Verdict, promoted: bool) -> None:

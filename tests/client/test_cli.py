@@ -168,3 +168,14 @@ def test_market_and_category_demand_add_up_to_their_skills(server: Running, mode
     assert "the whole market" in table.output and table.output.count("│ 20") == 4
     unknown = gigcast(server, "market", "--category", "knitting")
     assert unknown.exit_code != 0 and "unknown category 'knitting'" in unknown.output
+
+
+def test_bytes_that_are_not_utf8_are_a_bad_parameter(server: Running) -> None:
+    for args in (
+        ["skills", "--search", "\udcff"],
+        ["rate", "caf\udce9"],
+        ["quote", "--skill", "\udcff", "--hours", "1"],
+    ):
+        result = gigcast(server, *args)
+        assert result.exit_code == 2 and "is not UTF-8 text" in result.output, result.output
+        assert "Traceback" not in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -146,7 +147,11 @@ def values(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return messages(field.message_type, depth + 1)
     if field.type == FieldDescriptor.TYPE_STRING:
-        return st.one_of(st.sampled_from(WORDS), st.text(max_size=24))
+        long = st.text(min_size=190, max_size=6000)  # around the length limit, and far past it
+        tokens = st.sampled_from(["1e400", "Infinity", "[" * 10_000]).map(
+            lambda text: base64.urlsafe_b64encode(text.encode()).decode()
+        )  # crafted page tokens
+        return st.one_of(st.sampled_from(WORDS), st.text(max_size=24), long, tokens)
     if field.type == FieldDescriptor.TYPE_BOOL:
         return st.booleans()
     if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):

@@ -2,49 +2,111 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
-from gigcast.bundle import write_bundle
-from service.store import ModelNotFoundError, fetch
+from gigcast.settings import CHAMPION_ALIAS
+from service.store import ModelNotFoundError, NothingToServeError, fetch
+from tests.conftest import register
 from tests.serving import free_port
 from training.pipeline import Trained
-from training.tracking import log_training, promote
+from training.tracking import RegistryError, promote
 
 
 @pytest.fixture(scope="module")
 def registry(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    registered = log_training(
-        tracking_uri=uri,
-        model_name="gigcast",
-        bundle_dir=write_bundle(trained.bundle, folder / "bundle"),
-        params={},
-        metrics=trained.metrics,
-        tables={},
-        figures={},
-        example_skill=trained.bundle.skills["skill"][0],
-    )
-    promote(tracking_uri=uri, model_name="gigcast", version=registered.version)
+    promote(tracking_uri=uri, model_name="gigcast", version=register(uri, trained, folder))
     return uri
 
 
-def test_a_restart_serves_from_the_cache_when_the_registry_is_down(
-    registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    served = fetch(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail at once rather than back off
-    down = f"http://127.0.0.1:{free_port()}"  # an MLflow server that is not running
-    again = fetch(tracking_uri=down, name="gigcast", alias="champion", cache_dir=tmp_path)
+def test_a_restart_serves_from_the_cache_when_the_registry_is_down(registry: str, tmp_path: Path) -> None:
+    copy = tmp_path / "mlflow.db"
+    shutil.copy(registry.removeprefix("sqlite:///"), copy)
+    uri = f"sqlite:///{copy}"
+    served = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path)
+    copy.write_bytes(b"not a database")  # the registry fails, as one that is down would
+    again = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path)
     assert (again.version, again.run_id) == (served.version, served.run_id)
     assert again.index.skills.keys() == served.index.skills.keys()
     with pytest.raises(Exception):  # noqa: B017 - a registry that is down and nothing cached: no model
-        fetch(tracking_uri=down, name="gigcast", alias="champion", cache_dir=tmp_path / "empty")
+        fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "empty")
 
 
 def test_an_alias_the_registry_lacks_is_not_served_from_the_cache(registry: str, tmp_path: Path) -> None:
     fetch(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path)
     with pytest.raises(ModelNotFoundError, match="no gigcast@staging"):
         fetch(tracking_uri=registry, name="gigcast", alias="staging", cache_dir=tmp_path)
+
+
+def test_a_damaged_cache_entry_is_fetched_again(registry: str, tmp_path: Path) -> None:
+    served = fetch(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path)
+    (cached,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (cached / "rate_cells.parquet").write_text("junk")
+    again = fetch(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path)
+    assert again.version == served.version and again.index.skills.keys() == served.index.skills.keys()
+
+
+def test_a_damaged_version_is_never_promoted_and_a_damaged_champion_serves_the_last_good_one(
+    trained: Trained, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    good = register(uri, trained, tmp_path / "good")
+    promote(tracking_uri=uri, model_name="gigcast", version=good)
+    bad = register(uri, trained, tmp_path / "bad", damaged=True)
+    with pytest.raises(RegistryError, match=f"version {bad}, which cannot be served"):
+        promote(tracking_uri=uri, model_name="gigcast", version=bad)
+    cache = tmp_path / "cache"
+    assert fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache).version == good
+    MlflowClient(tracking_uri=uri).set_registered_model_alias("gigcast", CHAMPION_ALIAS, bad)  # as by hand
+    with caplog.at_level(logging.WARNING, logger="service.store"):
+        served = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache)
+    assert served.version == good
+    assert (
+        f"version {bad} cannot be served" in caplog.text and f"serving cached version {good}" in caplog.text
+    )
+    with pytest.raises(NothingToServeError, match="damaged"):  # nothing good was ever served from this cache
+        fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "empty")
+
+
+def test_the_cache_falls_back_only_to_what_the_same_registry_served(
+    registry: str, trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetch(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    other = f"http://127.0.0.1:{free_port()}"  # another registry, down, sharing this cache folder
+    with pytest.raises(Exception):  # noqa: B017 - whatever the client raises: not the other registry's model
+        fetch(tracking_uri=other, name="gigcast", alias="champion", cache_dir=tmp_path)
+
+
+def test_a_registry_file_replaced_on_disk_is_the_one_the_server_reads(tmp_path: Path) -> None:
+    """Restored from a backup while the server runs: the alias it follows is the new file's."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    script = f"""
+import shutil, subprocess, sys
+import service.cli  # the server's settings
+from mlflow import MlflowClient
+from gigcast.registry import version_by_alias
+client = MlflowClient(tracking_uri={uri!r})
+client.create_registered_model("gigcast")
+for _ in range(2):
+    client.create_model_version("gigcast", source={tmp_path.as_uri()!r})
+client.set_registered_model_alias("gigcast", "champion", "1")
+assert version_by_alias(tracking_uri={uri!r}, name="gigcast", alias="champion").version == "1"
+shutil.move({str(tmp_path / "mlflow.db")!r}, {str(tmp_path / "x.db")!r})
+shutil.copy({str(tmp_path / "x.db")!r}, {str(tmp_path / "mlflow.db")!r})
+promote = "from mlflow import MlflowClient; MlflowClient(tracking_uri={uri!r})"
+promote += ".set_registered_model_alias('gigcast', 'champion', '2')"
+subprocess.run([sys.executable, "-c", promote], check=True)
+print(version_by_alias(tracking_uri={uri!r}, name="gigcast", alias="champion").version)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "2"
