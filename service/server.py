@@ -11,6 +11,7 @@ import gc
 import hmac
 import logging
 import signal
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,9 @@ from service.errors import RequestError, invalid, unavailable
 from service.store import LoadedModel, Store, fetch, load
 
 log = logging.getLogger("gigcast.serve")
+#: Signals that drain and stop the server. SIGHUP too: a closed terminal or a supervisor's reload
+#: gets a clean stop, and a supervisor restarts the server to read new files.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 SERVICE = pb.DESCRIPTOR.services_by_name["ForecastService"]
 SERVICE_NAME = SERVICE.full_name
 HEALTH_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -178,12 +182,25 @@ class BearerTokens(grpc.ServerInterceptor):
 
 
 def read_tokens(path: Path) -> frozenset[str]:
-    """One token per line; blank lines and lines starting with # are skipped."""
+    """One token per line; blank lines and lines starting with # are skipped.
+
+    A file other users may read is served, with a warning: its tokens are secrets.
+    """
     lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
     tokens = frozenset(line for line in lines if line and not line.startswith("#"))
     if not tokens:
         raise ValueError(f"{path} holds no tokens")
+    if path.stat().st_mode & 0o077:
+        log.warning("%s can be read by other users; its tokens are secrets (chmod 600 %s)", path, path)
     return tokens
+
+
+def check_tls(cert: Path, key: Path) -> None:
+    """ValueError unless ``cert`` is a PEM certificate chain and ``key`` its PEM private key."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"{cert} and {key} are not a PEM certificate and its key: {exc}") from None
 
 
 def create_server(config: ServeConfig, store: Store, health: HealthServicer) -> tuple[grpc.Server, int]:
@@ -211,7 +228,7 @@ def create_server(config: ServeConfig, store: Store, health: HealthServicer) -> 
 
 
 def serve(config: ServeConfig) -> None:
-    """Serve until SIGTERM or SIGINT, then let in-flight calls finish for ``config.grace`` seconds.
+    """Serve until SIGTERM, SIGINT or SIGHUP, then let in-flight calls finish for ``config.grace`` seconds.
 
     Every ``poll_seconds`` (0: never) the alias is looked up again, and a new version swapped in.
     """
@@ -221,8 +238,14 @@ def serve(config: ServeConfig) -> None:
     for service in ("", SERVICE_NAME):
         health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: stop.set())
+    received: list[str] = []
+
+    def stopping(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, stopping)
     server.start()
     where = f"{config.host}:{bound}"
     log.info(
@@ -259,7 +282,7 @@ def serve(config: ServeConfig) -> None:
                 target=follow, args=(store, config, stop), name="gigcast-follow", daemon=True
             ).start()
         stop.wait()
-        log.info("stopping: draining in-flight calls for up to %.0fs", config.grace)
+        log.info("stopping on %s: draining in-flight calls for up to %.0fs", received[-1], config.grace)
     finally:
         stop.set()
         health.enter_graceful_shutdown()

@@ -7,11 +7,12 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,11 +89,80 @@ def small_market(folder: Path, *, seed: int) -> Market:
 
 @contextlib.contextmanager
 def serving(market: Market, *flags: str) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
-    """``gigcast-serve --port=0`` on the market, and its log lines; killed if a test leaves it running."""
+    """``gigcast-serve --port=0`` on the market, and its log lines; killed if a test leaves it running.
+
+    Killed with its ``--workers``, which a parent killed may leave behind.
+    """
     serve = [command("gigcast-serve"), "--port=0", f"--cache-dir={market.folder / 'cache'}", *flags]
     server = subprocess.Popen(serve, cwd=market.folder, env=market.env, stderr=subprocess.PIPE, text=True)
     try:
         yield server, lines_of(server.stderr)
     finally:
-        if server.poll() is None:
-            server.kill()
+        kill(server)
+
+
+def kill(process: subprocess.Popen[str]) -> None:
+    """SIGKILL ``process``, if it runs, and the processes it spawned."""
+    if process.poll() is None:
+        spawned = spawned_by(process.pid)
+        process.kill()
+        process.wait()
+        for pid in spawned:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited: a zombie nobody reaped yet has."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+def spawned_by(parent: int) -> set[int]:
+    """The running processes ``parent`` started with multiprocessing's spawn (not its helpers)."""
+    found = set()
+    for folder in Path("/proc").iterdir():
+        if not folder.name.isdigit():
+            continue
+        try:
+            ppid = int((folder / "stat").read_text().rpartition(")")[2].split()[1])
+            cmdline = (folder / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"spawn_main" in cmdline and running(int(folder.name)):
+            found.add(int(folder.name))
+    return found
+
+
+def accepted(pid: int, port: int) -> int:
+    """Established TCP connections on local ``port`` held by process ``pid``."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (target := os.readlink(fd)).startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    count = 0
+    rows = [
+        row
+        for table in ("tcp", "tcp6")
+        for row in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+    ]
+    for row in rows:  # gRPC listens on IPv6 sockets, 127.0.0.1 as ::ffff:127.0.0.1
+        fields = row.split()
+        local_port = int(fields[1].rpartition(":")[2], 16)
+        if local_port == port and fields[3] == "01" and fields[9] in inodes:  # 01: ESTABLISHED
+            count += 1
+    return count
+
+
+def until(check: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``check()`` became true within ``seconds``, asked every 0.1 s."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True

@@ -149,3 +149,25 @@ def test_a_worse_or_equal_model_does_not_take_over_unless_forced(
         [*back[:-1], "9"], cwd=workdir, env=env, capture_output=True, text=True, timeout=60
     )
     assert missing.returncode == 2 and "has no version 9" in missing.stderr
+
+
+def test_sighup_drains_and_stops_with_a_log_line(trained: Path, workdir: Path, env: dict[str, str]) -> None:
+    serve = [
+        command("gigcast-serve"),
+        "--port",
+        "0",
+        "--cache-dir",
+        str(workdir / "cache"),
+        "--log-format",
+        "text",
+    ]
+    process = subprocess.Popen(serve, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = lines_of(process.stderr)
+        wait_for(lines, r"SERVING gigcast version", 120)
+        process.send_signal(signal.SIGHUP)
+        wait_for(lines, r"stopping on SIGHUP: draining", 30)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

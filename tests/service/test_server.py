@@ -24,7 +24,7 @@ from prometheus_client import REGISTRY
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 from service.errors import RequestError
-from service.server import SERVICE, SERVICE_NAME, create_server, read_tokens
+from service.server import SERVICE, SERVICE_NAME, check_tls, create_server, read_tokens
 from service.store import LoadedModel, Store
 from tests.serving import LOOPBACK, Running, started
 
@@ -288,6 +288,31 @@ def test_made_up_methods_count_under_one_label_with_or_without_a_token(
         for sample in family.samples
     }
     assert labels <= {method.name for method in SERVICE.methods} | {"unknown"}
+
+
+def test_a_token_file_others_can_read_is_served_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("secret\n")
+    for mode, warned in ((0o644, True), (0o600, False)):
+        tokens.chmod(mode)
+        caplog.clear()
+        assert read_tokens(tokens) == {"secret"}
+        assert ("can be read by other users" in caplog.text) is warned, oct(mode)
+
+
+def test_tls_files_that_are_not_a_pem_certificate_and_key_are_named(tmp_path: Path) -> None:
+    authority = trustme.CA()
+    issued = authority.issue_cert("localhost")
+    cert, key, junk = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "junk.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    junk.write_text("not a certificate")
+    check_tls(cert, key)
+    for pair in ((junk, key), (cert, junk), (key, cert)):
+        with pytest.raises(ValueError, match="are not a PEM certificate and its key"):
+            check_tls(*pair)
 
 
 def test_an_empty_token_file_is_refused(tmp_path: Path) -> None:
