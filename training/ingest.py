@@ -44,8 +44,9 @@ ACCEPTED_COLUMNS = (
     "country",
     "category",
 )
-#: Rows of each file read to judge how its skills column separates skills.
-SEPARATOR_SAMPLE = 5000
+#: Rows of each file read to judge how its skills column separates skills, and of those, how many
+#: to judge its timestamps' layout.
+SEPARATOR_SAMPLE, LAYOUT_SAMPLE = 5000, 500
 #: Columns with few distinct values, normalised once per value.
 DISTINCT = ("is_hourly", "experience_level", "country", "category")
 REASONS = (
@@ -162,8 +163,9 @@ def _ingest(
     files = find_files(paths)
     scans = [_scan(index, path, columns, taxonomy, separator) for index, path in enumerate(files)]
     raw = _collected(files, [scanned.frame for scanned in scans])
-    labels = _labels(raw["_tags"], taxonomy)
-    verdicts = _normalised(raw, taxonomy)
+    tag_ids = normalise.tag_ids(raw["_tags"].explode().drop_nulls().unique().to_list(), taxonomy)
+    labels = _labels(raw["_tags"], tag_ids)
+    verdicts = _normalised(raw, taxonomy, tag_ids)
     del raw
     verdicts = verdicts.with_columns(reason=_first_broken_rule(limits, now))
     valid = pl.col("reason").is_null()
@@ -221,20 +223,22 @@ def _scan(
     def dtype(name: str) -> pl.DataType:
         return schema[found[name]] if name in found else pl.String()
 
+    # the file's first rows, read once: how its skills are separated and its timestamps written
+    sample = head(path, SEPARATOR_SAMPLE)
     split: Separator | None = None
     if "skills" in found:
         listed = isinstance(dtype("skills"), pl.List)
         if not listed:
             split = separator
             if split == Separator.AUTO:
-                split = normalise.separator_of(head(path, SEPARATOR_SAMPLE)[found["skills"]], taxonomy)
+                split = normalise.separator_of(sample[found["skills"]], taxonomy)
         tags = normalise.skill_tags(raw("skills"), dtype("skills"), split or Separator.NONE, taxonomy)
         untagged = tags.list.len() == 0 if listed else _blank(raw("skills"))
     else:
         tags, untagged = pl.lit([], pl.List(pl.String)), pl.lit(True)
     layouts: tuple[str, ...] = normalise.LAYOUTS
     if dtype("posted_at") == pl.String:
-        layouts = normalise.layouts_by_fit(head(path, 500)[found["posted_at"]])
+        layouts = normalise.layouts_by_fit(sample[found["posted_at"]].head(LAYOUT_SAMPLE))
     rate = normalise.numbers(raw("hourly_rate"), dtype("hourly_rate"))
     low = normalise.numbers(raw("hourly_rate_min"), dtype("hourly_rate_min"))
     high = normalise.numbers(raw("hourly_rate_max"), dtype("hourly_rate_max"))
@@ -294,19 +298,22 @@ def _blank(text: pl.Expr) -> pl.Expr:
     return text.cast(pl.String).str.replace_all(r"[\s;,\[\]'\"]", "").fill_null("") == ""
 
 
-def _labels(tags: pl.Series, taxonomy: Taxonomy) -> dict[str, str]:
-    """Each skill id the taxonomy lacks -> the data's most common spelling of it."""
-    counts = tags.explode().drop_nulls().str.strip_chars().value_counts(sort=True)
+def _labels(tags: pl.Series, tag_ids: dict[str, str | None]) -> dict[str, str]:
+    """Each skill id the tags name -> the data's most common spelling of it.
+
+    ``Taxonomy.with_labels`` keeps those of the ids the taxonomy lacks.
+    """
+    counts = tags.explode().drop_nulls().value_counts(sort=True)
     labels: dict[str, str] = {}
     for tag, _ in counts.iter_rows():
-        if tag and taxonomy.resolve(tag) is None:
-            labels.setdefault(taxonomy.canonical(tag), tag)
+        skill = tag_ids.get(tag)
+        if skill:
+            labels.setdefault(skill, tag.strip())
     return labels
 
 
-def _normalised(raw: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
+def _normalised(raw: pl.DataFrame, taxonomy: Taxonomy, tag_ids: dict[str, str | None]) -> pl.DataFrame:
     """Few-valued columns mapped once per distinct value; skills from tags, else from text."""
-    tag_ids = normalise.tag_ids(raw["_tags"].explode().drop_nulls().unique().to_list(), taxonomy)
     lookups = {
         name: normalise.mapped(
             pl.col(name), {v: to_canonical(v) for v in raw[name].drop_nulls().unique()}, result

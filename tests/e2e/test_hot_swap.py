@@ -74,7 +74,8 @@ def test_promotion_and_rollback_swap_while_a_client_calls(tmp_path: Path) -> Non
         subprocess.run(back, check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
         caller.wait_for_version("1", 30)
 
-        # a third version whose stored bundle is damaged: promoted, refused, version 1 keeps serving
+        # a third version whose stored bundle is damaged: promote refuses it; pointed at by hand, the
+        # server refuses it and version 1 keeps serving
         market.train()
         client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
         stored = (
@@ -84,7 +85,9 @@ def test_promotion_and_rollback_swap_while_a_client_calls(tmp_path: Path) -> Non
             / "rates.parquet"
         )
         stored.write_bytes(b"not a parquet file")
-        subprocess.run([*back[:-1], "3"], check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
+        refused = subprocess.run([*back[:-1], "3"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
+        assert refused.returncode != 0 and b"cannot be served" in refused.stderr
+        client.set_registered_model_alias("gigcast", "champion", "3")
         wait_for(lines, r"refused gigcast version 3, still serving 1", 30)
         served = len(caller.versions)
         time.sleep(1.5)

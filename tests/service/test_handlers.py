@@ -152,7 +152,10 @@ def test_quote_hours_are_bounded(model: LoadedModel) -> None:
 def test_defaults_never_ask_past_a_short_models_horizon(model: LoadedModel, short_model: LoadedModel) -> None:
     short = short_model
     skill = next(iter(model.index.skills))
-    assert len(handlers.list_movers(short, pb.ListMoversRequest()).rising) >= 0
+    movers = handlers.list_movers(short, pb.ListMoversRequest())
+    for mover in [*movers.rising, *movers.falling]:  # measured to the model's last week, its 4th
+        assert mover.forecast == short.index.path(short.index.skills[mover.skill], "demand")[3]
+    assert len(movers.rising) + len(movers.falling) > 0
     assert len(handlers.forecast_demand(short, pb.ForecastDemandRequest(skill=skill)).points) == 4
     assert len(handlers.forecast_rate(short, pb.ForecastRateRequest(skill=skill)).points) == 4
     assert len(handlers.forecast_category_demand(short, pb.ForecastCategoryDemandRequest()).points) == 4
