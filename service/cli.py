@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +31,13 @@ app = typer.Typer(add_completion=False)
 log = logging.getLogger("gigcast.serve")
 
 
+def _finite(value: float) -> float:
+    """Refuse NaN, which passes every range check."""
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number")
+    return value
+
+
 @app.command()
 def main(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -36,7 +45,10 @@ def main(
     model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
     alias: Annotated[str, typer.Option(help="Registry alias to serve.")] = CHAMPION_ALIAS,
     poll_seconds: Annotated[
-        float, typer.Option(min=0.0, help="How often to look for a new champion; 0 never.")
+        float,
+        typer.Option(
+            min=0.0, max=86_400.0, callback=_finite, help="How often to look for a new champion; 0 never."
+        ),
     ] = 30.0,
     cache_dir: Annotated[
         Path | None, typer.Option(help="Where downloaded bundles are kept; default ~/.cache/gigcast.")
@@ -69,7 +81,13 @@ def main(
         int, typer.Option(min=1, help="Handler threads; 4 serve more calls on a core of its own.")
     ] = THREADS,
     answer_cache_mb: Annotated[
-        float, typer.Option(min=0.0, help="Answers kept to be sent again when asked again; 0 keeps none.")
+        float,
+        typer.Option(
+            min=0.0,
+            max=1_048_576.0,
+            callback=_finite,
+            help="Answers kept to be sent again when asked again; 0 keeps none.",
+        ),
     ] = 64.0,
 ) -> None:
     """Serve gigcast.v1.ForecastService from the model at MODEL_NAME@ALIAS.
@@ -79,20 +97,33 @@ def main(
     Example: gigcast-serve --port 50051 --metrics-port 9464 --workers 2
     """
     from gigcast.registry import default_cache_dir
-    from service.server import read_tokens
+    from service.server import check_tls, read_tokens
 
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither", param_hint="--tls-cert")
+    if tls_cert is not None and tls_key is not None:
+        try:
+            check_tls(tls_cert, tls_key)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--tls-cert") from None
     try:
         tokens = read_tokens(auth_tokens) if auth_tokens else frozenset()
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--auth-tokens") from None
+    cache_dir = cache_dir or default_cache_dir()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=cache_dir):
+            pass
+    except OSError as exc:
+        why = f"cannot write bundles to {cache_dir}: {exc.strerror}"
+        raise typer.BadParameter(why, param_hint="--cache-dir") from None
     configure_logging(log_format)
     config = ServeConfig(
         tracking_uri=tracking_uri(),
         name=model_name,
         alias=alias,
-        cache_dir=cache_dir or default_cache_dir(),
+        cache_dir=cache_dir,
         host=host,
         port=port,
         poll_seconds=poll_seconds,
@@ -110,7 +141,11 @@ def main(
     if metrics_port is not None:
         from service.metrics import serve_metrics
 
-        bound = serve_metrics(host, metrics_port)
+        try:
+            bound = serve_metrics(host, metrics_port)
+        except OSError as exc:
+            why = f"cannot serve metrics on {host}:{metrics_port}: {exc.strerror}"
+            raise typer.BadParameter(why, param_hint="--metrics-port") from None
         log.info("metrics on http://%s:%d/metrics", host, bound, extra={"metrics_port": bound})
     raise typer.Exit(run(config))
 

@@ -138,6 +138,6 @@ def _last_served(
         version = RegisteredVersion(name, str(pointer["version"]), str(pointer["run_id"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if registry != tracking_uri or not (folder / MANIFEST_FILE).is_file():
-        return None
+    if registry != tracking_uri or folder.parent != cache_dir or not (folder / MANIFEST_FILE).is_file():
+        return None  # another registry's, or a pointer out of the cache
     return version, folder

@@ -26,8 +26,8 @@ exited) is logged with its pid and exit code or signal, and a new one is started
 ``MAX_DEATHS`` deaths within ``DEATHS_WINDOW`` seconds (a worker that dies as it starts: a model
 that cannot load, say) the parent stops replacing them, stops the others and exits non-zero.
 
-**Stopping.** SIGTERM or SIGINT to the parent reaches every worker, which drains its calls and
-stops; none is replaced then. The workers' metrics live in a temporary folder, removed on every
+**Stopping.** SIGTERM, SIGINT or SIGHUP to the parent reaches every worker, which drains its
+calls and stops; none is replaced then. The workers' metrics live in a temporary folder, removed on every
 way out but SIGKILL of the parent.
 """
 
@@ -54,7 +54,7 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
 
 from service.logs import LogFormat, configure_logging
-from service.server import ServeConfig
+from service.server import STOP_SIGNALS, ServeConfig
 
 log = logging.getLogger("gigcast.serve")
 
@@ -92,9 +92,9 @@ Target = Callable[[ServeConfig], int]
 def serve_workers(
     config: ServeConfig, workers: int, *, log_format: LogFormat, metrics_port: int | None, target: Target
 ) -> int:
-    """Run ``target`` in ``workers`` processes until SIGTERM or SIGINT, which each of them gets.
+    """Run ``target`` in ``workers`` processes until SIGTERM, SIGINT or SIGHUP, which each of them gets.
 
-    Returns 2 when the port is taken, non-zero when workers died too often, else the first
+    Returns 2 when the port or the metrics port is taken, non-zero when workers died too often, else the first
     non-zero exit code of a worker as they stopped, else 0.
     """
     try:
@@ -117,7 +117,7 @@ def serve_workers(
 
 
 class _Supervisor:
-    """Starts the workers, replaces those that die, and stops them all on SIGTERM or SIGINT."""
+    """Starts the workers, replaces those that die, and stops them all on a stop signal."""
 
     def __init__(self, target: Target, config: ServeConfig, log_format: LogFormat, samples: Path) -> None:
         self.target = target
@@ -134,15 +134,19 @@ class _Supervisor:
 
         from service.metrics import serve_metrics
 
+        if metrics_port is not None:
+            try:
+                bound = serve_metrics(self.config.host, metrics_port, multiprocess_dir=self.samples)
+            except OSError as exc:
+                print(f"error: cannot serve metrics on port {metrics_port}: {exc.strerror}", file=sys.stderr)
+                return 2
+            log.info("metrics of %d workers on http://%s:%d/metrics", workers, self.config.host, bound)
         # Before the first worker starts, so that a signal never meets a worker left out.
-        signal.signal(signal.SIGTERM, self.on_signal)
-        signal.signal(signal.SIGINT, self.on_signal)
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, self.on_signal)
         for _ in range(workers):
             if not self.stop:
                 self.start()
-        if metrics_port is not None:
-            bound = serve_metrics(self.config.host, metrics_port, multiprocess_dir=self.samples)
-            log.info("metrics of %d workers on http://%s:%d/metrics", workers, self.config.host, bound)
         log.info("%d workers on %s:%d", workers, self.config.host, self.config.port)
         deaths: collections.deque[float] = collections.deque()
         codes: list[int] = []  # of the workers as they were stopped

@@ -178,3 +178,15 @@ def test_workers_that_keep_dying_are_replaced_only_so_often(market: Market) -> N
         deaths = [json.loads(wait_for(lines, died, 10).string) for _ in range(5)]
         assert [death["level"] for death in deaths] == ["WARNING"] * 4 + ["ERROR"]
         assert "not replacing them, stopping" in deaths[-1]["message"]
+
+
+def test_sighup_to_the_parent_drains_every_worker_and_stops(market: Market) -> None:
+    with serving(market, "--workers=2", "--log-format=json") as (server, lines):
+        for _ in range(2):
+            wait_for(lines, SERVING, 120)
+        workers = spawned_by(server.pid)
+        server.send_signal(signal.SIGHUP)  # before: the parent died at once and left its workers
+        for _ in range(2):
+            wait_for(lines, r"stopping on SIGHUP: draining", 30)
+        assert server.wait(timeout=30) == 0
+        assert not any(running(pid) for pid in workers)

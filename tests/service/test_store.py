@@ -86,6 +86,33 @@ def test_the_cache_falls_back_only_to_what_the_same_registry_served(
         fetch(tracking_uri=other, name="gigcast", alias="champion", cache_dir=tmp_path)
 
 
+@pytest.mark.parametrize(
+    "pointer",
+    [
+        b"",
+        b"\xff\xfe garbage",
+        b"[1, 2]",
+        b'{"registry": null}',
+        b'{"registry": "REGISTRY", "version": 1, "run_id": "r", "folder": 7}',
+        b'{"registry": "REGISTRY", "version": 1, "run_id": "r", "folder": "../elsewhere"}',
+        b'{"registry": "REGISTRY", "version": 1, "run_id": "r", "folder": "/"}',
+    ],
+)
+def test_garbage_in_the_cache_pointer_means_nothing_cached(
+    registry: str, tmp_path: Path, pointer: bytes
+) -> None:
+    copy = tmp_path / "mlflow.db"
+    shutil.copy(registry.removeprefix("sqlite:///"), copy)
+    uri = f"sqlite:///{copy}"
+    cache = tmp_path / "cache"
+    fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache)
+    (tmp_path / "elsewhere").symlink_to(next(p for p in cache.iterdir() if p.is_dir()))
+    (cache / "gigcast@champion.json").write_bytes(pointer.replace(b"REGISTRY", uri.encode()))
+    copy.write_bytes(b"not a database")
+    with pytest.raises(NothingToServeError, match="no version of it was served"):
+        fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache)
+
+
 def test_a_registry_file_replaced_on_disk_is_the_one_the_server_reads(tmp_path: Path) -> None:
     """Restored from a backup while the server runs: the alias it follows is the new file's."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
