@@ -45,7 +45,7 @@ proto: install
 # The README's picture of the synthetic market: fixed end and seed, so it only changes with the code.
 docs: docs/market.png
 
-docs/market.png: training/synth.py training/plots.py | $(INSTALLED)
+docs/market.png: training/data/synth.py training/plots.py | $(INSTALLED)
 	$(BIN)/gigcast-train synth --out build/docs/market.parquet --end 2026-11-22 --seed 7
 	$(BIN)/gigcast-train plot build/docs/market.parquet --out $@ --skill ai-video-generation \
 		--skill prompt-engineering --skill data-annotation --skill content-writing --skill translation

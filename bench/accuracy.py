@@ -29,12 +29,12 @@ import polars as pl
 from summary import record
 
 from gigcast.taxonomy import load_taxonomy
+from training.data.ingest import ingest
+from training.data.panels import demand_panel, rate_observations, rate_panel, within
+from training.data.synth import Outage, synthesize
 from training.forecasting.backtest import BUCKETS, mase_scale
 from training.forecasting.candidates import ProphetModel
-from training.ingest import ingest
-from training.panels import demand_panel, rate_observations, rate_panel, within
 from training.pipeline import TrainConfig, train
-from training.synth import Outage, synthesize
 
 END = date(2026, 11, 22)
 GIGCAST = "gigcast"

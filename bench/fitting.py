@@ -25,11 +25,11 @@ from summary import record
 
 from gigcast.bundle import write_bundle
 from gigcast.taxonomy import load_taxonomy
-from training.ingest import ingest
-from training.panels import demand_panel
+from training.data.ingest import ingest
+from training.data.panels import demand_panel
+from training.data.synth import synthesize
 from training.pipeline import TrainConfig, train
-from training.synth import synthesize
-from training.tracking import log_training
+from training.registry.tracking import log_training
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 

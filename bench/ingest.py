@@ -32,7 +32,7 @@ print(json.dumps({{"seconds": elapsed, "peak_mb": peak_kb / 1024, "rows": rows}}
 """
 OURS = """
 from gigcast.taxonomy import load_taxonomy
-from training.ingest import ingest
+from training.data.ingest import ingest
 result = ingest([Path(sys.argv[1])], taxonomy=load_taxonomy())
 rows = result.rows
 """
@@ -45,7 +45,7 @@ rows = frame.height
 IMPORTS = """
 import polars as pl
 from gigcast.taxonomy import load_taxonomy
-from training.ingest import ingest
+from training.data.ingest import ingest
 rows = 0
 """
 
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="write the synthetic files here and keep them")
     options = parser.parse_args()
 
-    from training.synth import synthesize
+    from training.data.synth import synthesize
 
     folder = options.keep or Path(tempfile.mkdtemp(prefix="gigcast-ingest-"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -23,11 +23,11 @@ from summary import record
 from gigcast.countries import to_alpha2
 from gigcast.lookup import ForecastIndex
 from gigcast.taxonomy import load_taxonomy
+from training.data.ingest import ingest
+from training.data.normalise import level_of
 from training.forecasting.backtest import pinball
-from training.ingest import ingest
-from training.normalise import level_of
+from training.market.regions import region_of
 from training.pipeline import TrainConfig, train
-from training.regions import region_of
 
 TRAIN_FILE = "upwork-2023-01-01-sample.csv"
 TEST_FILE = "upwork-2023-01-03.csv"

@@ -13,10 +13,10 @@ from gigcast.bundle import write_bundle
 from gigcast.lookup import ForecastIndex
 from gigcast.taxonomy import Taxonomy, load_taxonomy
 from service.store import LoadedModel
-from training.ingest import ingest
+from training.data.ingest import ingest
+from training.data.synth import synthesize
 from training.pipeline import TrainConfig, Trained, train
-from training.synth import synthesize
-from training.tracking import log_training
+from training.registry.tracking import log_training
 
 END = date(2026, 11, 15)  # a Sunday: the market's last week starts Monday 2026-11-09
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"

@@ -17,13 +17,13 @@ from gigcast.bundle import Target
 from gigcast.settings import MODEL_NAME, tracking_uri
 from gigcast.weeks import monday_of
 from training import report
-from training.columns import Separator
+from training.data.columns import Separator
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from training.ingest import IngestResult
-    from training.synth import Outage
+    from training.data.ingest import IngestResult
+    from training.data.synth import Outage
 
 # MLflow's per-file download bars would drown the output of a training run.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -99,7 +99,7 @@ def synth(
 
     Example: gigcast-train synth --out postings.parquet --skills 50 --weeks 104
     """
-    from training.synth import synthesize, write_market
+    from training.data.synth import synthesize, write_market
 
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter("use a .parquet or .csv file name", param_hint="--out")
@@ -119,7 +119,7 @@ def synth(
 
 
 def _outage(text: str) -> Outage:
-    from training.synth import Outage
+    from training.data.synth import Outage
 
     start, _, days = text.partition(":")
     try:
@@ -238,11 +238,11 @@ def run(
     Example: gigcast-train run --data postings.parquet
     """
     from gigcast.bundle import write_bundle
-    from training.executors import default_workers
+    from training.forecasting.executors import default_workers
     from training.pipeline import TrainConfig, TrainingError, train
     from training.plots import forecast_figures
-    from training.promotion import Verdict, judge
-    from training.tracking import (
+    from training.registry.promotion import Verdict, judge
+    from training.registry.tracking import (
         DamagedChampionError,
         champion,
         close_abandoned_runs,
@@ -341,7 +341,7 @@ def promote_version(
 
     Example: gigcast-train promote --version 3
     """
-    from training.tracking import RegistryError, promote
+    from training.registry.tracking import RegistryError, promote
 
     try:
         before = promote(tracking_uri=tracking_uri(), model_name=model_name, version=version)
@@ -362,7 +362,7 @@ def runs(
 
     Example: gigcast-train runs --limit 5
     """
-    from training.tracking import recent_runs
+    from training.registry.tracking import recent_runs
 
     found = recent_runs(tracking_uri=tracking_uri(), model_name=model_name, limit=limit)
     if as_json:
@@ -400,8 +400,8 @@ def _ingest(
     """Ingest with the shared flags; any problem reading the input is one line and exit 2."""
     from rich.markup import escape
 
-    from training.columns import ColumnError, load_mapping, parse_pairs
-    from training.ingest import IngestError, Limits, ingest, write_quarantine
+    from training.data.columns import ColumnError, load_mapping, parse_pairs
+    from training.data.ingest import IngestError, Limits, ingest, write_quarantine
 
     try:
         columns = {**(load_mapping(mapping) if mapping else {}), **parse_pairs(column or [])}

@@ -14,18 +14,8 @@ import polars as pl
 
 from gigcast.bundle import MARKET, SCHEMAS, Bundle, Manifest, check_bundle
 from gigcast.taxonomy import UNCATEGORISED, Taxonomy
-from training import market
-from training.borrowing import BORROWED, demand_shares, demand_totals, rate_factors, rate_lenders, scaled
-from training.executors import default_workers, fit_all
-from training.forecasting.backtest import BACKS, BUCKETS
-from training.forecasting.calendar import Calendar, market_calendar
-from training.forecasting.calibrate import Calibrated, calibrate
-from training.forecasting.candidates import ENSEMBLE, UNTESTED_HORIZON, candidates
-from training.forecasting.hierarchy import Method, Reconciled, Tree, reconcile
-from training.forecasting.race import WEIGHTED, Plan, SeriesFit
-from training.forecasting.series import Series, Target, backward
-from training.normalise import slugs
-from training.panels import (
+from training.data.normalise import slugs
+from training.data.panels import (
     collection_gaps,
     complete_window,
     demand_panel,
@@ -34,7 +24,24 @@ from training.panels import (
     week_of,
     within,
 )
-from training.regions import region_of
+from training.forecasting.backtest import BACKS, BUCKETS
+from training.forecasting.calendar import Calendar, market_calendar
+from training.forecasting.calibrate import Calibrated, calibrate
+from training.forecasting.candidates import ENSEMBLE, UNTESTED_HORIZON, candidates
+from training.forecasting.executors import default_workers, fit_all
+from training.forecasting.hierarchy import Method, Reconciled, Tree, reconcile
+from training.forecasting.race import WEIGHTED, Plan, SeriesFit
+from training.forecasting.series import Series, Target, backward
+from training.market import pricing
+from training.market.borrowing import (
+    BORROWED,
+    demand_shares,
+    demand_totals,
+    rate_factors,
+    rate_lenders,
+    scaled,
+)
+from training.market.regions import region_of
 
 COVERAGE = 0.8
 #: Every model that races, as named in the scores table and the metrics.
@@ -138,8 +145,8 @@ def train(
         rate_factor = rate_factors(rate_lender_of, observations, rate_panels)
         forecasts += scaled(rate_lender_of, rate_factor, calibrated, Target.RATE)
     weekly = _forecast_frame(forecasts, plan.first_week, horizon)
-    residuals = market.residuals(observations, skills.select("skill", "category"))
-    premiums = market.premiums(residuals, region_of())
+    residuals = pricing.residuals(observations, skills.select("skill", "category"))
+    premiums = pricing.premiums(residuals, region_of())
     per_country = (
         postings.explode("skills")
         .group_by(skill="skills", country="country")
@@ -185,11 +192,11 @@ def train(
         rates=weekly.filter(pl.col("target") == Target.RATE).select(
             "skill", "week_start", "p50", pl.col("p10").alias("lower"), pl.col("p90").alias("upper")
         ),
-        rate_cells=market.rate_cells(residuals, premiums, skills.select("skill", "category"))
+        rate_cells=pricing.rate_cells(residuals, premiums, skills.select("skill", "category"))
         if Target.RATE in targets
         else _empty("rate_cells"),
         premiums=premiums if Target.RATE in targets else _empty("premiums"),
-        country_share=market.country_share(per_country),
+        country_share=pricing.country_share(per_country),
     )
     check_bundle(bundle)
     history = pl.concat(

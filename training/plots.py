@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from gigcast.bundle import Bundle
-from training.panels import demand_panel, rate_observations, rate_panel
+from training.data.panels import demand_panel, rate_observations, rate_panel
 
 UNITS = {"demand": "postings per week", "rate": "median hourly rate, USD"}
 

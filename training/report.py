@@ -20,7 +20,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     import polars as pl
 
-    from training.ingest import IngestResult
+    from training.data.ingest import IngestResult
 
 
 def runs_table(model_name: str, runs: pl.DataFrame) -> Table:

@@ -16,7 +16,7 @@ from service.store import ModelNotFoundError, NothingToServeError, fetch
 from tests.conftest import register
 from tests.serving import free_port
 from training.pipeline import Trained
-from training.tracking import RegistryError, promote
+from training.registry.tracking import RegistryError, promote
 
 
 @pytest.fixture(scope="module")

@@ -106,8 +106,8 @@ def test_synth_outage_leaves_days_out_and_training_finds_the_week(tmp_path: Path
     from datetime import UTC, date, datetime
 
     from gigcast.taxonomy import load_taxonomy
-    from training.ingest import ingest
-    from training.panels import collection_gaps, complete_window
+    from training.data.ingest import ingest
+    from training.data.panels import collection_gaps, complete_window
 
     out = tmp_path / "m.parquet"
     args = ["synth", "--out", str(out), "--skills", "20", "--weeks", "13", "--end", "2026-02-15"]

@@ -14,7 +14,7 @@ from gigcast.v1 import forecast_pb2 as pb
 from service import handlers
 from service.store import LoadedModel
 from tests.conftest import SHARED_REAL
-from training.ingest import ingest
+from training.data.ingest import ingest
 from training.pipeline import TrainConfig, train
 
 CONFIG = TrainConfig(horizon=8, workers=1)

@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from training.executors import Work
+    from training.forecasting.executors import Work
     from training.forecasting.race import SeriesFit
     from training.forecasting.series import Series
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from gigcast.taxonomy import Taxonomy
 from training.cli import app
-from training.ingest import IngestError, ingest
+from training.data.ingest import IngestError, ingest
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 HEADER = "posting_id,posted_at,skills\n"

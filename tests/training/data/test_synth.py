@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from gigcast.taxonomy import Taxonomy
-from training.synth import COUNTRIES, pick_skills, synthesize, write_market
+from training.data.synth import COUNTRIES, pick_skills, synthesize, write_market
 
 END = date(2026, 11, 15)
 
@@ -105,8 +105,8 @@ def test_truth_is_written_beside_the_postings(tmp_path: Path) -> None:
 
 
 def test_observed_demand_matches_the_truth(tmp_path: Path, taxonomy: Taxonomy) -> None:
-    from training.ingest import ingest
-    from training.panels import demand_panel
+    from training.data.ingest import ingest
+    from training.data.panels import demand_panel
 
     market = synthesize(skills=30, weeks=52, end=END, seed=9, messy=0.0)
     market.postings.write_parquet(tmp_path / "m.parquet")

@@ -14,9 +14,9 @@ import math
 import polars as pl
 
 from gigcast.bundle import MARKET
-from training import market
+from training.data.panels import rate_panel
 from training.forecasting.calibrate import Calibrated
-from training.panels import rate_panel
+from training.market import pricing
 
 BORROWED = "category:"  # key prefix of the series that young skills borrow from
 
@@ -94,7 +94,7 @@ def rate_factors(
         .group_by("skill")
         .agg(distance=(pl.col("rate").log() - pl.col("lender_rate").log()).median(), n=pl.len())
     )
-    return {skill: math.exp(d * n / (n + market.SHRINK)) for skill, d, n in distances.iter_rows()}
+    return {skill: math.exp(d * n / (n + pricing.SHRINK)) for skill, d, n in distances.iter_rows()}
 
 
 def demand_shares(lenders: dict[str, str], demand: pl.DataFrame, panels: pl.DataFrame) -> dict[str, float]:

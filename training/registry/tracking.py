@@ -19,7 +19,7 @@ import polars as pl
 from gigcast.bundle import BUNDLE_ARTIFACT, Bundle, BundleError, read_bundle
 from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
 from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME
-from training.promotion import Verdict
+from training.registry.promotion import Verdict
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.panels import collection_gaps, complete_window, demand_panel, rate_observations, rate_panel
+from training.data.panels import collection_gaps, complete_window, demand_panel, rate_observations, rate_panel
 
 
 def postings(rows: list[tuple[datetime, list[str], float | None]]) -> pl.DataFrame:

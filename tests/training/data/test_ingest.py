@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from gigcast.taxonomy import Taxonomy
-from training.ingest import REASONS, IngestError, ingest, write_quarantine
-from training.synth import synthesize, write_market
+from training.data.ingest import REASONS, IngestError, ingest, write_quarantine
+from training.data.synth import synthesize, write_market
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 BLANK = {"hourly_rate": "", "experience_level": "", "country": ""}

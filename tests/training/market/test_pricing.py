@@ -7,9 +7,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from training.market import SHRINK, premiums, rate_cells
-from training.market import residuals as residuals_of
-from training.regions import region_of
+from training.market.pricing import SHRINK, premiums, rate_cells
+from training.market.pricing import residuals as residuals_of
+from training.market.regions import region_of
 
 
 def residuals(rows: list[tuple[str, float, int]]) -> pl.DataFrame:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import ray
 
 if TYPE_CHECKING:
-    from training.executors import Work
+    from training.forecasting.executors import Work
     from training.forecasting.race import SeriesFit
     from training.forecasting.series import Series
 

@@ -19,7 +19,7 @@ import polars as pl
 
 from gigcast.names import name_key
 from gigcast.taxonomy import EXPERIENCE_LEVELS, Taxonomy
-from training.columns import Separator
+from training.data.columns import Separator
 
 #: Timestamp layouts seen in exports, zoned ones converted to UTC and naive ones read as UTC.
 ZONED_LAYOUTS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")

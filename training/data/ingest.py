@@ -17,9 +17,9 @@ import polars as pl
 
 from gigcast.countries import to_alpha2
 from gigcast.taxonomy import Taxonomy
-from training import normalise
-from training.columns import ColumnError, Separator, resolve
-from training.sources import (
+from training.data import normalise
+from training.data.columns import ColumnError, Separator, resolve
+from training.data.sources import (
     READ_ERRORS,
     SourceError,
     find_files,

@@ -7,7 +7,7 @@ import pytest
 
 from gigcast.taxonomy import Taxonomy
 from tests.conftest import SHARED_REAL
-from training.ingest import ingest
+from training.data.ingest import ingest
 
 SAMPLE_2023 = SHARED_REAL / "upwork-2023-01-01-sample.csv"
 POWER_BI_2024 = SHARED_REAL / "upwork-powerbi-rss-2024.csv"

@@ -19,7 +19,7 @@ from gigcast.settings import CHAMPION_ALIAS
 from tests.conftest import register
 from training.cli import app
 from training.pipeline import Trained
-from training.tracking import close_abandoned_runs, trainer_tags
+from training.registry.tracking import close_abandoned_runs, trainer_tags
 
 runner = CliRunner()
 
@@ -51,7 +51,7 @@ def test_a_run_whose_trainer_was_killed_is_marked_failed(tmp_path: Path) -> None
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     killed = f"""
 import os, signal, mlflow
-from training.tracking import trainer_tags
+from training.registry.tracking import trainer_tags
 mlflow.set_tracking_uri({uri!r})
 mlflow.set_experiment("gigcast")
 run = mlflow.start_run(tags=trainer_tags())

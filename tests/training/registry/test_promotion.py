@@ -5,7 +5,7 @@ from datetime import timedelta
 import polars as pl
 
 from training.pipeline import Trained
-from training.promotion import judge
+from training.registry.promotion import judge
 
 
 def holdout_after(trained: Trained, error: float) -> pl.DataFrame:

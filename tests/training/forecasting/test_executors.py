@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from training.executors import chunked, fit_all
+from training.forecasting.executors import chunked, fit_all
 from training.forecasting.race import Plan
 from training.forecasting.series import Series, Target
 

@@ -56,9 +56,9 @@ def fit_all(
 
 def _runner(executor: str) -> Runner:
     if executor == "local":
-        from training.executors.local import run
+        from training.forecasting.executors.local import run
     elif executor == "ray":
-        from training.executors.ray_cluster import run
+        from training.forecasting.executors.ray_cluster import run
     else:
         raise ValueError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
     return run

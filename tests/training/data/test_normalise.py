@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gigcast.taxonomy import SkillInfo, Taxonomy, slugify
-from training import normalise
-from training.columns import Separator
+from training.data import normalise
+from training.data.columns import Separator
 
 TEXT = pl.String()
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from training.columns import ColumnError, load_mapping, parse_pairs, resolve
+from training.data.columns import ColumnError, load_mapping, parse_pairs, resolve
 
 UPWORK_2023 = [
     "uid",

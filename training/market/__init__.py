@@ -1,0 +1,1 @@
+"""Rates across a market: residuals, level and country premiums, rate cells, regions, borrowing."""

@@ -1,0 +1,1 @@
+"""MLflow: logging a training run, registering its bundle, judging it against the champion, promoting it."""
