@@ -42,7 +42,7 @@ lint: install
 proto: install
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
 
-# The README's picture of the synthetic market: fixed end and seed, so it only changes with the code.
+# The picture of the synthetic market in docs/ingestion.md: fixed end and seed, so it only changes with the code.
 docs: docs/market.png
 
 docs/market.png: training/data/synth.py training/plots.py | $(INSTALLED)

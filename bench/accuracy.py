@@ -33,7 +33,7 @@ from training.data.ingest import ingest
 from training.data.panels import demand_panel, rate_observations, rate_panel, within
 from training.data.synth import Outage, synthesize
 from training.forecasting.backtest import BUCKETS, mase_scale
-from training.forecasting.candidates import ProphetModel
+from training.forecasting.candidates import Model, ProphetModel
 from training.pipeline import TrainConfig, train
 
 END = date(2026, 11, 22)
@@ -229,7 +229,7 @@ def gaps_to_best(per_skill: pl.DataFrame, *, resamples: int = 2000) -> list[str]
         if inside.is_empty():
             continue
         wide = inside.pivot(on="model", index="skill", values="mase").drop_nulls()
-        peers = [c for c in wide.columns if c not in ("skill", GIGCAST, "Prophet")]
+        peers = [c for c in wide.columns if c not in ("skill", GIGCAST, Model.PROPHET)]
         best = min(peers, key=lambda model: float(wide[model].median()))  # type: ignore[arg-type]
         ours, theirs = wide[GIGCAST].to_numpy(), wide[best].to_numpy()
         draws = rng.integers(0, ours.size, (resamples, ours.size))

@@ -1,8 +1,9 @@
 """Training cost: seconds per series, the speed-up from more workers, how cost grows with skills,
 and how much of a run is spent outside fitting. Each figure comes from one run of this script.
 
-Fitting is timed from the first series handed out to the last one back; everything else in a
-run (synthesis excluded: ingest, panels, calibration, premiums, bundle, MLflow) is "outside".
+Fitting is timed from the first series handed out to the last one back; everything else in the
+training job (synthesis excluded: ingest, panels, calibration, premiums, bundle, MLflow, judging
+and promoting) is "outside".
 statsforecast's AutoTheta and SeasonalNaive alone, fitted once on the same demand series, are
 timed as a reference for what one series of the race costs (every candidate on every backtest
 fold, then the winners on the whole history).
@@ -23,13 +24,11 @@ from pathlib import Path
 import polars as pl
 from summary import record
 
-from gigcast.bundle import write_bundle
 from gigcast.taxonomy import load_taxonomy
-from training.data.ingest import ingest
 from training.data.panels import demand_panel
 from training.data.synth import synthesize
-from training.pipeline import TrainConfig, train
-from training.registry.tracking import log_training
+from training.job import Hooks, JobConfig, run_job
+from training.pipeline import TrainConfig
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -51,7 +50,6 @@ def timed_run(skills: int, weeks: int, workers: int, folder: Path) -> tuple[Timi
     postings = folder / f"market-{skills}.parquet"
     if not postings.exists():
         synthesize(skills=skills, weeks=weeks, seed=3).postings.write_parquet(postings)
-    taxonomy = load_taxonomy()
     marks: dict[str, float] = {}
     count = {"series": 0}
 
@@ -62,25 +60,18 @@ def timed_run(skills: int, weeks: int, workers: int, folder: Path) -> tuple[Timi
     def fitted(n: int) -> None:
         marks["end"] = time.perf_counter()
 
-    began = time.perf_counter()
-    accepted = ingest([postings], taxonomy=taxonomy).accepted
-    config = TrainConfig(workers=workers)
-    trained = train(accepted, taxonomy=taxonomy, config=config, on_start=started, on_fitted=fitted)
-    with tempfile.TemporaryDirectory() as scratch:
-        log_training(
-            tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
-            model_name="bench",
-            bundle_dir=write_bundle(trained.bundle, Path(scratch) / "bundle"),
-            params=config.params(),
-            metrics=trained.metrics,
-            tables={"scores": trained.scores},
-            figures={},
-            example_skill=trained.bundle.skills["skill"][0],
-        )
-    wall = time.perf_counter() - began
-    return Timing(skills, count["series"], workers, wall, marks["end"] - marks["start"]), demand_panel(
-        accepted
+    config = JobConfig(
+        paths=[postings],
+        taxonomy=load_taxonomy(),
+        tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+        model_name="bench",
+        train=TrainConfig(workers=workers),
     )
+    began = time.perf_counter()
+    done = run_job(config, hooks=Hooks(fitting=started, fitted=fitted))
+    wall = time.perf_counter() - began
+    timing = Timing(skills, count["series"], workers, wall, marks["end"] - marks["start"])
+    return timing, demand_panel(done.ingested.accepted)
 
 
 def statsforecast_reference(demand: pl.DataFrame) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """``gigcast``: ask a gigcast server what AI freelance work pays and where demand is heading.
 
-Start-up is most of a command's time, so this module imports only grpc, typer, rich and the
-generated stubs; JSON output and error details are imported when they are needed.
+Start-up is most of a command's time, so this module imports only grpc, typer, rich, the
+generated stubs and ``gigcast.query`` (standard library only) for the fields it checks itself;
+JSON output and error details are imported when they are needed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from google.protobuf.message import Message
 from rich.console import Console, RenderableType
 
 from client import render
+from gigcast.query import DEFAULT_HORIZON_WEEKS, MAX_HORIZON_WEEKS, ExperienceLevel
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 
@@ -35,12 +37,6 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 
-class Level(StrEnum):
-    entry = "entry"
-    intermediate = "intermediate"
-    expert = "expert"
-
-
 class Metric(StrEnum):
     demand = "demand"
     rate = "rate"
@@ -48,9 +44,9 @@ class Metric(StrEnum):
 
 LEVELS = {
     None: pb.EXPERIENCE_LEVEL_UNSPECIFIED,
-    Level.entry: pb.EXPERIENCE_LEVEL_ENTRY,
-    Level.intermediate: pb.EXPERIENCE_LEVEL_INTERMEDIATE,
-    Level.expert: pb.EXPERIENCE_LEVEL_EXPERT,
+    ExperienceLevel.ENTRY: pb.EXPERIENCE_LEVEL_ENTRY,
+    ExperienceLevel.INTERMEDIATE: pb.EXPERIENCE_LEVEL_INTERMEDIATE,
+    ExperienceLevel.EXPERT: pb.EXPERIENCE_LEVEL_EXPERT,
 }
 METRICS = {Metric.demand: pb.MOVER_METRIC_DEMAND, Metric.rate: pb.MOVER_METRIC_RATE}
 #: Exit codes scripts can rely on; any other failure is 1.
@@ -77,7 +73,7 @@ def _utf8(value: Any) -> Any:
 
 
 SkillArgument = Annotated[str, typer.Argument(help="Skill id, name or alias, any case.", callback=_utf8)]
-LevelOption = Annotated[Level | None, typer.Option(help="Experience level; default all levels.")]
+LevelOption = Annotated[ExperienceLevel | None, typer.Option(help="Experience level; default all levels.")]
 CountryOption = Annotated[
     str, typer.Option(help="Country code or name; default all markets.", callback=_utf8)
 ]
@@ -92,7 +88,12 @@ WeekOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print protobuf's JSON mapping.")]
 WeeksOption = Annotated[
-    int | None, typer.Option(min=1, max=52, help="Weeks to forecast; default 12 or the model's horizon.")
+    int | None,
+    typer.Option(
+        min=1,
+        max=MAX_HORIZON_WEEKS,
+        help=f"Weeks to forecast; default {DEFAULT_HORIZON_WEEKS} or the model's horizon.",
+    ),
 ]
 
 
@@ -253,7 +254,11 @@ def movers(
     weeks: Annotated[
         int | None,
         typer.Option(
-            min=1, max=52, help="Weeks ahead to measure the change; default 12 or the model's horizon."
+            min=1,
+            max=MAX_HORIZON_WEEKS,
+            help=(
+                f"Weeks ahead to measure the change; default {DEFAULT_HORIZON_WEEKS} or the model's horizon."
+            ),
         ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100, help="Skills on each side.")] = 10,

@@ -21,7 +21,24 @@ import polars as pl
 
 from gigcast.taxonomy import EXPERIENCE_LEVELS
 
-SCHEMA_VERSION = 4
+__all__ = [
+    "BUNDLE_ARTIFACT",
+    "INTERVAL_COVERAGE",
+    "MANIFEST_FILE",
+    "MARKET",
+    "SCHEMAS",
+    "SCHEMA_VERSION",
+    "Bundle",
+    "BundleError",
+    "Manifest",
+    "PremiumKind",
+    "Target",
+    "check_bundle",
+    "read_bundle",
+    "write_bundle",
+]
+
+SCHEMA_VERSION = 5
 MANIFEST_FILE = "manifest.json"
 #: Name of the bundle folder among a registered model version's artifacts.
 BUNDLE_ARTIFACT = "bundle"
@@ -34,8 +51,18 @@ class Target(StrEnum):
     RATE = "rate"
 
 
+class PremiumKind(StrEnum):
+    """What a row of the premiums table moves rates by: an experience level or a country."""
+
+    LEVEL = "level"
+    COUNTRY = "country"
+
+
 #: The ``category`` of the whole market's row in the demand totals.
 MARKET = "*"
+
+#: The share of outcomes every forecast's interval (p10 to p90) is meant to hold.
+INTERVAL_COVERAGE = 0.8
 
 #: The table holding each target's weekly forecast, and its interval's columns.
 FORECAST_TABLES = {Target.DEMAND: ("demand", "p10", "p90"), Target.RATE: ("rates", "lower", "upper")}
@@ -93,9 +120,10 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "log_sd": pl.Float64(),
         "observations": pl.Int64(),
     },
-    # Log-rate premium of a level ("entry", ...) or a country ("US", ...) over the median.
+    # Log-rate premium of a level ("entry", ...) or a country ("US", ...) over the median. ``kind``
+    # is a PremiumKind: "level" or "country".
     "premiums": {
-        "factor": pl.String(),
+        "kind": pl.String(),
         "key": pl.String(),
         "log_premium": pl.Float64(),
         "observations": pl.Int64(),
@@ -120,7 +148,7 @@ class Manifest:
     data_end: date
     horizon_weeks: int  # weeks ahead forecast: as far as the backtest reached
     targets: list[Target] = field(default_factory=lambda: list(Target))
-    interval_coverage: float = 0.8
+    interval_coverage: float = INTERVAL_COVERAGE
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
@@ -241,6 +269,15 @@ def check_bundle(bundle: Bundle) -> None:
             )
     _check_totals(bundle)
     _check_cells(bundle)
+    _check_premiums(bundle)
+
+
+def _check_premiums(bundle: Bundle) -> None:
+    """Every premium is of a level or a country."""
+    kinds = [kind.value for kind in PremiumKind]
+    unknown = bundle.premiums.filter(~pl.col("kind").is_in(kinds).fill_null(False))["kind"].unique().sort()
+    if unknown.len():
+        raise BundleError(f"table premiums has kinds {unknown.to_list()}, expected one of {kinds}")
 
 
 def _check_cells(bundle: Bundle) -> None:

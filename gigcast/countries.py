@@ -1,10 +1,13 @@
-"""Country names and codes to ISO 3166-1 alpha-2, shared by ingestion and the service."""
+"""Country names and codes to ISO 3166-1 alpha-2, shared by ingestion and the service.
+
+pycountry is imported on the first lookup, so importing this module stays light.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-import pycountry
+__all__ = ["to_alpha2"]
 
 
 @lru_cache(maxsize=4096)
@@ -17,6 +20,8 @@ def to_alpha2(text: str) -> str | None:
     key = text.strip()
     if not key:
         return None
+    import pycountry
+
     try:
         return str(pycountry.countries.lookup(key).alpha_2)
     except LookupError:

@@ -10,13 +10,26 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from statistics import NormalDist
+from typing import Literal
 
 import polars as pl
 
-from gigcast.bundle import MARKET, Bundle
+from gigcast.bundle import MARKET, Bundle, PremiumKind
 from gigcast.names import NameResolver
+from gigcast.query import ExperienceLevel
 from gigcast.weeks import monday_of
+
+__all__ = [
+    "Basis",
+    "BasisSource",
+    "DemandPoint",
+    "ForecastIndex",
+    "RateEstimate",
+    "SkillEntry",
+    "WeekOutOfRangeError",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +55,45 @@ MIN_CELL_OBSERVATIONS = 5
 Z = {q: NormalDist().inv_cdf(q / 100) for q in (10, 25, 75, 90)}
 
 
+#: Where a country's premium comes from: its own rates, or its region's when it has none.
+PremiumSlice = Literal["country", "region"]
+
+
+class BasisSource(StrEnum):
+    """The slice of the data that answered: the skill's own history, moved by the level's cell
+    and by the country's premium (or its region's), or its category's history scaled to the skill.
+    """
+
+    SKILL_LEVEL_COUNTRY = "skill_level_country"
+    SKILL_LEVEL_REGION = "skill_level_region"
+    SKILL_LEVEL = "skill_level"
+    SKILL_COUNTRY = "skill_country"
+    SKILL_REGION = "skill_region"
+    SKILL = "skill"
+    CATEGORY = "category"
+
+    @classmethod
+    def of_skill(cls, *, level: bool, place: PremiumSlice | None) -> BasisSource:
+        """The skill's own history, moved by a level's cell when ``level``, and by a country's
+        or region's premium when ``place`` names one."""
+        return _SKILL_SOURCES[level, place]
+
+
+_SKILL_SOURCES: dict[tuple[bool, PremiumSlice | None], BasisSource] = {
+    (True, "country"): BasisSource.SKILL_LEVEL_COUNTRY,
+    (True, "region"): BasisSource.SKILL_LEVEL_REGION,
+    (True, None): BasisSource.SKILL_LEVEL,
+    (False, "country"): BasisSource.SKILL_COUNTRY,
+    (False, "region"): BasisSource.SKILL_REGION,
+    (False, None): BasisSource.SKILL,
+}
+
+
 @dataclass(slots=True)
 class Basis:
-    """Which slice of the data answered: ``skill_level_country`` ... ``category``, and how fresh."""
+    """Which slice of the data answered, how much data it holds, and how fresh it is."""
 
-    source: str
+    source: BasisSource
     weeks_of_history: int
     observations: int
     description: str
@@ -67,7 +114,7 @@ class Cell:
 class RateEstimate:
     skill: str
     week_start: date
-    level: str | None
+    level: ExperienceLevel | None
     country: str | None
     p10: float
     p25: float
@@ -93,7 +140,7 @@ class Premium:
     """A country's factor on the market median, the slice it comes from, and how a basis reads it."""
 
     factor: float
-    slice: str  # "country", or "region" when pooled from the country's region
+    slice: PremiumSlice
     note: str
 
 
@@ -126,10 +173,12 @@ class ForecastIndex:
             (skill, level): Cell(math.exp(log_premium), log_sd, observations)
             for skill, level, log_premium, log_sd, observations in bundle.rate_cells.iter_rows()
         }
+        countries = bundle.premiums.filter(pl.col("kind") == PremiumKind.COUNTRY.value)
         self._countries = {
             key: _country_premium(key, log_premium, observations)
-            for kind, key, log_premium, observations in bundle.premiums.iter_rows()
-            if kind == "country"
+            for key, log_premium, observations in countries.select(
+                "key", "log_premium", "observations"
+            ).iter_rows()
         }
         self._rate_history = {
             entry.skill: (
@@ -163,26 +212,25 @@ class ForecastIndex:
         return index
 
     def estimate_rate(
-        self, entry: SkillEntry, *, level: str | None, country: str | None, offset: int
+        self, entry: SkillEntry, *, level: ExperienceLevel | None, country: str | None, offset: int
     ) -> RateEstimate:
         """Market percentiles: the skill's forecast median moved by its level's cell and the
         country's premium, spread as that cell's rates spread."""
         p50, lower, upper = self._rates[entry.skill][offset]
         cell = self._cells[(entry.skill, level or "")]
         own = entry.rate_basis != "category"
-        slices = ["skill" if own else "category"]
         notes = [f"{self._rate_history[entry.skill]}, {entry.rate_observations:,} rates"]
         observations = entry.rate_observations
+        by_level = False
         if level:
             if own and cell.observations >= MIN_CELL_OBSERVATIONS:
-                slices.append("level")
+                by_level = True
                 observations = cell.observations
             notes.append(f"{level} ×{cell.factor:.2f} from {cell.observations:,} rates")
         factor = cell.factor
         country_premium = self._countries.get(country) if country else None
         if country_premium is not None:
             factor *= country_premium.factor
-            slices.append(country_premium.slice)
             notes.append(country_premium.note)
         elif country:
             notes.append(f"no {country} data, all markets")
@@ -202,7 +250,9 @@ class ForecastIndex:
             upper=upper * factor,
             coverage=self.coverage,
             basis=Basis(
-                "_".join(slices) if own else "category",
+                BasisSource.of_skill(level=by_level, place=country_premium.slice if country_premium else None)
+                if own
+                else BasisSource.CATEGORY,
                 entry.weeks_of_history,
                 observations,
                 "; ".join(notes),
@@ -234,13 +284,13 @@ class ForecastIndex:
 
     def demand_basis(self, entry: SkillEntry, country: str | None) -> Basis:
         if entry.demand_basis == "category":
-            source, what = "category", f"category {entry.category}, scaled to the skill"
+            source, what = BasisSource.CATEGORY, f"category {entry.category}, scaled to the skill"
         elif country and (entry.skill, country) not in self._share:
-            source, what = "skill_country", f"own history; no {country} postings in the data"
+            source, what = BasisSource.SKILL_COUNTRY, f"own history; no {country} postings in the data"
         elif country:
-            source, what = "skill_country", f"own history, {country} share"
+            source, what = BasisSource.SKILL_COUNTRY, f"own history, {country} share"
         else:
-            source, what = "skill", "own history"
+            source, what = BasisSource.SKILL, "own history"
         return Basis(
             source,
             entry.weeks_of_history,

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+__all__ = ["NameResolver", "name_key"]
+
 #: Word endings that are not plurals: "analysis", "business", "status", "aws".
 SINGULAR_ENDINGS = ("ss", "us", "is", "ws", "ys")
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from gigcast.bundle import BUNDLE_ARTIFACT, MANIFEST_FILE
 
+__all__ = ["RegisteredVersion", "default_cache_dir", "fetch_bundle", "version_by_alias"]
+
 
 @dataclass(frozen=True)
 class RegisteredVersion:

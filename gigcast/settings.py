@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import os
 
+__all__ = [
+    "CHAMPION_ALIAS",
+    "DEFAULT_PORT",
+    "DEFAULT_TRACKING_URI",
+    "EXPERIMENT_NAME",
+    "MODEL_NAME",
+    "tracking_uri",
+]
+
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 MODEL_NAME = "gigcast"
 CHAMPION_ALIAS = "champion"

@@ -15,6 +15,16 @@ from importlib import resources
 from pathlib import Path
 
 from gigcast.names import NameResolver
+from gigcast.query import ExperienceLevel
+
+__all__ = [
+    "EXPERIENCE_LEVELS",
+    "UNCATEGORISED",
+    "SkillInfo",
+    "Taxonomy",
+    "load_taxonomy",
+    "slugify",
+]
 
 UNCATEGORISED = "other"
 
@@ -97,5 +107,5 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     )
 
 
-#: Experience levels of the market, cheapest first.
-EXPERIENCE_LEVELS = ("entry", "intermediate", "expert")
+#: Experience levels of the market as plain text, cheapest first: the ``level`` values of a bundle.
+EXPERIENCE_LEVELS = tuple(level.value for level in ExperienceLevel)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+__all__ = ["monday_of"]
+
 
 def monday_of(day: date) -> date:
     """The Monday that starts ``day``'s week."""

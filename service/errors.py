@@ -10,8 +10,9 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from gigcast.query import QueryError, quoted
+
 DOMAIN = "gigcast.v1"
-QUOTED_TEXT = 60  # characters of a caller's text an error repeats
 
 
 @dataclass
@@ -47,11 +48,6 @@ class RequestError(Exception):
         return rpc_status.to_status(status)
 
 
-def quoted(text: str) -> str:
-    """A caller's text as an error repeats it: a short prefix, so that trailers stay small."""
-    return repr(text if len(text) <= QUOTED_TEXT else text[:QUOTED_TEXT] + "…")
-
-
 def invalid(field_name: str, description: str) -> RequestError:
     return RequestError(
         grpc.StatusCode.INVALID_ARGUMENT,
@@ -59,6 +55,11 @@ def invalid(field_name: str, description: str) -> RequestError:
         violations=[(field_name, description)],
         field_name=field_name,
     )
+
+
+def invalid_query(error: QueryError) -> RequestError:
+    """A field ``gigcast.query`` could not read, as an INVALID_ARGUMENT naming it."""
+    return invalid(error.field, error.reason)
 
 
 def skill_not_found(text: str, suggestions: list[str]) -> RequestError:

@@ -9,39 +9,41 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from datetime import date
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gigcast.bundle import Target
-from gigcast.countries import to_alpha2
-from gigcast.lookup import Basis, DemandPoint, RateEstimate, SkillEntry, WeekOutOfRangeError
+from gigcast.lookup import Basis, BasisSource, DemandPoint, RateEstimate, SkillEntry, WeekOutOfRangeError
+from gigcast.query import (
+    DEFAULT_HORIZON_WEEKS,
+    MAX_TEXT,
+    ExperienceLevel,
+    QueryError,
+    read_country,
+    read_horizon,
+    read_level,
+    read_skill,
+    read_week,
+)
 from gigcast.v1 import forecast_pb2 as pb
-from service.errors import RequestError, category_not_found, invalid, lacks_target, quoted, skill_not_found
+from service.errors import (
+    RequestError,
+    category_not_found,
+    invalid,
+    invalid_query,
+    lacks_target,
+    skill_not_found,
+)
 from service.store import LoadedModel
 
-LEVELS = {
-    pb.EXPERIENCE_LEVEL_UNSPECIFIED: None,
-    pb.EXPERIENCE_LEVEL_ENTRY: "entry",
-    pb.EXPERIENCE_LEVEL_INTERMEDIATE: "intermediate",
-    pb.EXPERIENCE_LEVEL_EXPERT: "expert",
-}
-BASIS_SOURCES = {
-    "skill_level_country": pb.BASIS_SOURCE_SKILL_LEVEL_COUNTRY,
-    "skill_level": pb.BASIS_SOURCE_SKILL_LEVEL,
-    "skill_country": pb.BASIS_SOURCE_SKILL_COUNTRY,
-    "skill": pb.BASIS_SOURCE_SKILL,
-    "category": pb.BASIS_SOURCE_CATEGORY,
-    "skill_level_region": pb.BASIS_SOURCE_SKILL_LEVEL_REGION,
-    "skill_region": pb.BASIS_SOURCE_SKILL_REGION,
-}
-MAX_HORIZON = 52
-MAX_TEXT = 200  # characters of a text field; past that a request is refused, never quoted whole
+#: Every basis source as the wire numbers it: the member of the same name, so that a source the
+#: protocol lacks fails here, at import, and never on a request.
+BASIS_SOURCES = {source: pb.BasisSource.Value(f"BASIS_SOURCE_{source.name}") for source in BasisSource}
 MAX_HOURS = 100_000.0  # hours of one gig
 MAX_BATCH = 1000
 MAX_QUOTE_SKILLS = 20
-TREND_WEEKS = 12  # how far ahead "rising" and "cooling" look
+TREND_WEEKS = DEFAULT_HORIZON_WEEKS  # how far ahead "rising" and "cooling" look: a default forecast
 STABLE_BAND = 0.05  # a change of demand within 5% either way is "stable"
 DEFAULT_MOVERS, MAX_MOVERS = 10, 100
 MOVER_METRICS = {
@@ -326,52 +328,46 @@ def _text(field_name: str, text: str) -> str:
 
 
 def _skill(model: LoadedModel, text: str) -> SkillEntry:
-    if not _text("skill", text):
-        raise invalid("skill", "must not be empty")
+    try:
+        read_skill(text)
+    except QueryError as error:
+        raise invalid_query(error) from None
     entry = model.index.find_skill(text)
     if entry is None:
         raise skill_not_found(text, model.index.suggest(text))
     return entry
 
 
-def _level(value: int) -> str | None:
-    if value not in LEVELS:
-        raise invalid("experience_level", f"unknown value {value}")
-    return LEVELS[value]  # type: ignore[index]
+def _level(value: int) -> ExperienceLevel | None:
+    try:
+        return read_level(value)
+    except QueryError as error:
+        raise invalid_query(error) from None
 
 
 def _country(text: str) -> str | None:
-    if not _text("country", text):
-        return None
-    code = to_alpha2(text)
-    if code is None:
-        raise invalid("country", f"{quoted(text)} is not an ISO 3166-1 country code or English name")
-    return code
+    try:
+        return read_country(text)
+    except QueryError as error:
+        raise invalid_query(error) from None
 
 
 def _week(model: LoadedModel, text: str) -> int:
-    if not _text("week", text):
-        return 0
+    """The offset of the forecast week asked for; no week is the first."""
     try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise invalid("week", f"{quoted(text)} is not an ISO date (YYYY-MM-DD)") from None
-    try:
-        return model.index.week_offset(day)
+        return model.index.week_offset(read_week(text))
+    except QueryError as error:
+        raise invalid_query(error) from None
     except WeekOutOfRangeError as exc:
         raise invalid("week", str(exc)) from None
 
 
 def _horizon(model: LoadedModel, weeks: int) -> int:
-    """Weeks asked for; 0 asks for ``TREND_WEEKS``, or the model's horizon when that is shorter."""
-    most = min(MAX_HORIZON, len(model.index.weeks))  # a model trained with a shorter horizon holds less
-    if weeks == 0:
-        return min(TREND_WEEKS, most)
-    if not 1 <= weeks <= most:
-        raise invalid(
-            "horizon_weeks", f"must be between 1 and {most} (as far as the model was tested), got {weeks}"
-        )
-    return weeks
+    """Weeks asked for; 0 asks for the default, or the model's horizon when that is shorter."""
+    try:
+        return read_horizon(weeks, forecast_weeks=len(model.index.weeks))
+    except QueryError as error:
+        raise invalid_query(error) from None
 
 
 def _page_token(offset: int, query: str, category: str) -> str:

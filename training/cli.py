@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
+from collections.abc import Iterator
 from datetime import date, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,10 +18,13 @@ from gigcast.settings import MODEL_NAME, tracking_uri
 from gigcast.weeks import monday_of
 from training import report
 from training.data.columns import Separator
+from training.data.limits import Limits
+from training.forecasting.executors import Executor
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from gigcast.taxonomy import Taxonomy
     from training.data.ingest import IngestResult
     from training.data.synth import Outage
 
@@ -35,11 +38,6 @@ console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, f
 END_HELP = (
     "A day in the last week of data (ISO date); the data runs to its Sunday. Default: the last full week."
 )
-
-
-class Executor(StrEnum):
-    local = "local"
-    ray = "ray"
 
 
 Columns = Annotated[
@@ -140,8 +138,8 @@ def validate(
     mapping: Mapping = None,
     taxonomy: TaxonomyFile = None,
     skill_separator: SkillSeparator = Separator.AUTO,
-    min_rate: MinRate = 3.0,
-    max_rate: MaxRate = 1000.0,
+    min_rate: MinRate = Limits.min_rate,
+    max_rate: MaxRate = Limits.max_rate,
     quarantine: Quarantine = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -151,7 +149,8 @@ def validate(
 
     Example: gigcast-train validate export.csv --column posted_at=published_on --json
     """
-    result = _ingest(paths, column, mapping, taxonomy, skill_separator, min_rate, max_rate, quarantine)
+    limits = _limits(min_rate, max_rate)
+    result = _ingest(paths, column, mapping, taxonomy, skill_separator, limits, quarantine)
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
     else:
@@ -182,11 +181,11 @@ def plot(
 
     from training.plots import market_figure
 
-    result = _ingest(paths, column, mapping, taxonomy, skill_separator, 3.0, 1000.0, None)
+    result = _ingest(paths, column, mapping, taxonomy, skill_separator, Limits(), None)
     chosen = [result.taxonomy.canonical(s) for s in skill] if skill else _busiest(result.accepted, 4)
     beside = paths[0].with_name(f"{paths[0].stem}.truth.parquet")
     truth_path = truth or (beside if beside.is_file() else None)
-    figure = market_figure(result.accepted, chosen, pl.read_parquet(truth_path) if truth_path else None)
+    figure = market_figure(result.accepted, chosen, truth=pl.read_parquet(truth_path) if truth_path else None)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=110)
     console.print(f"drew {', '.join(chosen)} to {out}")
@@ -199,8 +198,8 @@ def run(
     mapping: Mapping = None,
     taxonomy: TaxonomyFile = None,
     skill_separator: SkillSeparator = Separator.AUTO,
-    min_rate: MinRate = 3.0,
-    max_rate: MaxRate = 1000.0,
+    min_rate: MinRate = Limits.min_rate,
+    max_rate: MaxRate = Limits.max_rate,
     quarantine: Quarantine = None,
     max_rejected: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Stop when a larger share of rows is quarantined.")
@@ -217,7 +216,7 @@ def run(
     workers: Annotated[int | None, typer.Option(min=1, help="Fitting processes; default every core.")] = None,
     executor: Annotated[
         Executor, typer.Option(help="Where series are fitted: local processes or Ray.")
-    ] = Executor.local,
+    ] = Executor.LOCAL,
     ray_address: Annotated[
         str | None, typer.Option(help="Address of a running Ray cluster; default a local Ray.")
     ] = None,
@@ -237,99 +236,42 @@ def run(
 
     Example: gigcast-train run --data postings.parquet
     """
-    from gigcast.bundle import write_bundle
     from training.forecasting.executors import default_workers
-    from training.pipeline import TrainConfig, TrainingError, train
-    from training.plots import forecast_figures
-    from training.registry.promotion import Verdict, judge
-    from training.registry.tracking import (
-        DamagedChampionError,
-        champion,
-        close_abandoned_runs,
-        has_champion,
-        log_training,
-        promote,
-        record_verdict,
-    )
+    from training.job import JobConfig, run_job
+    from training.pipeline import TrainConfig
+    from training.registry.tracking import has_champion
 
     uri = tracking_uri()
     if if_no_champion and has_champion(tracking_uri=uri, model_name=model_name):
         console.print(f"{model_name}@champion exists in {uri}: nothing to train")
         return
-    for run_id in close_abandoned_runs(tracking_uri=uri):
-        console.print(f"marked run {run_id} FAILED: the trainer logging it here was killed")
-    result = _ingest(data, column, mapping, taxonomy, skill_separator, min_rate, max_rate, quarantine)
-    console.print(report.validation_table(result))
-    if result.rejected_share > max_rejected:
-        console.print(
-            f"[red]error:[/] {result.rejected_share:.1%} of rows were quarantined, more than "
-            f"--max-rejected {max_rejected:.0%}; see the reasons above"
-        )
-        raise typer.Exit(1)
-    if result.accepted.is_empty():
-        console.print("[red]error:[/] no posting was accepted; see the reasons above")
-        raise typer.Exit(1)
-    config = TrainConfig(
-        horizon=horizon,
-        targets=tuple(target) if target else None,
-        workers=workers or default_workers(),
-        executor=executor.value,
-        ray_address=ray_address,
-    )
-    try:
-        with report.progress(console, quiet) as progress:
-            task = progress.add_task("fitting series", total=None)
-            trained = train(
-                result.accepted,
-                taxonomy=result.taxonomy,
-                config=config,
-                on_start=lambda n: progress.update(task, total=n),
-                on_fitted=lambda n: progress.advance(task, n),
-            )
-    except TrainingError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
-    ingest_metrics = {
-        "ingest_rows": result.rows,
-        "ingest_accepted": result.accepted.height,
-        "ingest_quarantined": result.quarantined.height,
-        **{f"quarantined_{reason}": n for reason, n in result.reasons().items()},
-    }
-    with tempfile.TemporaryDirectory() as folder:
-        bundle_dir = write_bundle(trained.bundle, Path(folder) / "bundle")
-        registered = log_training(
+    with _exits():
+        config = JobConfig(
+            paths=data,
+            taxonomy=_taxonomy(taxonomy),
             tracking_uri=uri,
             model_name=model_name,
-            bundle_dir=bundle_dir,
-            params={
-                **config.params(),
-                "data": ", ".join(map(str, data)),
-                "min_rate": str(min_rate),
-                "max_rate": str(max_rate),
-                **({"demand_reconciliation": str(trained.reconciliation)} if trained.reconciliation else {}),
-            },
-            metrics={**trained.metrics, **{k: float(v) for k, v in ingest_metrics.items()}},
-            tables={"scores": trained.scores, "holdout": trained.holdout, "quarantine": result.quarantined},
-            figures=forecast_figures(trained.scores, trained.history, trained.bundle),
-            example_skill=trained.bundle.skills["skill"][0],
+            columns=_columns(column, mapping),
+            separator=skill_separator,
+            limits=_limits(min_rate, max_rate),
+            quarantine=quarantine,
+            max_rejected=max_rejected,
+            train=TrainConfig(
+                horizon=horizon,
+                targets=tuple(target) if target else None,
+                workers=workers or default_workers(),
+                executor=executor,
+                ray_address=ray_address,
+            ),
+            force_promote=force_promote,
         )
-    try:
-        current = champion(tracking_uri=uri, model_name=model_name)
-        verdict = judge(trained.holdout, trained.metrics, current[1] if current else None)
-    except DamagedChampionError as exc:  # any whole version is better than one that cannot serve
-        current, verdict = (
-            None,
-            Verdict(True, "damaged champion", None, None, f"{exc}; the new version replaces it"),
-        )
-    promoted = verdict.promote or force_promote
-    if promoted:
-        promote(tracking_uri=uri, model_name=model_name, version=registered.version)
-    record_verdict(tracking_uri=uri, run_id=registered.run_id, verdict=verdict, promoted=promoted)
-    console.print(report.metrics_table(model_name, registered.version, promoted, trained.metrics))
-    held = f"; @champion stays version {current[0]}" if current and not promoted else ""
-    forced = " (forced)" if promoted and not verdict.promote else ""
-    console.print(f"{verdict.reason}{forced}{held}")
-    console.print(f"MLflow run {registered.run_id} in {uri}")
+        with report.JobDisplay(console, quiet=quiet) as display:
+            done = run_job(config, hooks=display.hooks())
+    console.print(
+        report.metrics_table(model_name, done.registered.version, done.promoted, done.trained.metrics)
+    )
+    console.print(report.outcome(done))
+    console.print(f"MLflow run {done.registered.run_id} in {uri}")
 
 
 @app.command("promote")
@@ -377,7 +319,7 @@ def _busiest(accepted: pl.DataFrame, count: int) -> list[str]:
     return skills[accepted["skills"].explode().name].head(count).to_list()
 
 
-def _taxonomy(path: Path | None):  # type: ignore[no-untyped-def]
+def _taxonomy(path: Path | None) -> Taxonomy:
     from gigcast.taxonomy import load_taxonomy
 
     try:
@@ -387,37 +329,59 @@ def _taxonomy(path: Path | None):  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
+def _columns(column: list[str] | None, mapping: Path | None) -> dict[str, str]:
+    """Canonical column -> the export's own, from a mapping file and then --column pairs."""
+    from training.data.columns import load_mapping, parse_pairs
+
+    return {**(load_mapping(mapping) if mapping else {}), **parse_pairs(column or [])}
+
+
+def _limits(min_rate: float, max_rate: float) -> Limits:
+    try:
+        return Limits(min_rate=min_rate, max_rate=max_rate)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--min-rate") from None
+
+
+@contextlib.contextmanager
+def _exits() -> Iterator[None]:
+    """Input that cannot be read is one line and exit 2; data that cannot be trained on, exit 1."""
+    from rich.markup import escape
+
+    from training.data.columns import ColumnError
+    from training.data.ingest import IngestError
+    from training.pipeline import TrainingError
+
+    try:
+        yield
+    except (IngestError, ColumnError) as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    except TrainingError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+
+
 def _ingest(
     paths: list[Path],
     column: list[str] | None,
     mapping: Path | None,
     taxonomy: Path | None,
     separator: Separator,
-    min_rate: float,
-    max_rate: float,
+    limits: Limits,
     quarantine: Path | None,
 ) -> IngestResult:
-    """Ingest with the shared flags; any problem reading the input is one line and exit 2."""
-    from rich.markup import escape
+    """Ingest with the shared flags, as validate and plot do."""
+    from training.data.ingest import ingest, write_quarantine
 
-    from training.data.columns import ColumnError, load_mapping, parse_pairs
-    from training.data.ingest import IngestError, Limits, ingest, write_quarantine
-
-    try:
-        columns = {**(load_mapping(mapping) if mapping else {}), **parse_pairs(column or [])}
-        if min_rate >= max_rate:
-            raise ColumnError(f"--min-rate {min_rate} must be below --max-rate {max_rate}")
-        with console.status(f"reading {', '.join(map(str, paths))}"):
-            result = ingest(
-                paths,
-                taxonomy=_taxonomy(taxonomy),
-                columns=columns,
-                limits=Limits(min_rate, max_rate),
-                separator=separator,
-            )
-    except (IngestError, ColumnError) as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
+    with _exits(), console.status(f"reading {', '.join(map(str, paths))}"):
+        result = ingest(
+            paths,
+            taxonomy=_taxonomy(taxonomy),
+            columns=_columns(column, mapping),
+            limits=limits,
+            separator=separator,
+        )
     if quarantine is not None:
         write_quarantine(result.quarantined, quarantine)
     return result

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from gigcast.bundle import MARKET, SCHEMAS, Bundle, Manifest, check_bundle
+from gigcast.bundle import INTERVAL_COVERAGE, MARKET, SCHEMAS, Bundle, Manifest, Target, check_bundle
 from gigcast.taxonomy import UNCATEGORISED, Taxonomy
 from training.data.normalise import slugs
 from training.data.panels import (
@@ -27,11 +27,11 @@ from training.data.panels import (
 from training.forecasting.backtest import BACKS, BUCKETS
 from training.forecasting.calendar import Calendar, market_calendar
 from training.forecasting.calibrate import Calibrated, calibrate
-from training.forecasting.candidates import ENSEMBLE, UNTESTED_HORIZON, candidates
-from training.forecasting.executors import default_workers, fit_all
+from training.forecasting.candidates import UNTESTED_HORIZON, Model, candidates
+from training.forecasting.executors import Executor, default_workers, fit_all
 from training.forecasting.hierarchy import Method, Reconciled, Tree, reconcile
 from training.forecasting.race import WEIGHTED, Plan, SeriesFit
-from training.forecasting.series import Series, Target, backward
+from training.forecasting.series import Series, backward
 from training.market import pricing
 from training.market.borrowing import (
     BORROWED,
@@ -43,9 +43,10 @@ from training.market.borrowing import (
 )
 from training.market.regions import region_of
 
-COVERAGE = 0.8
+__all__ = ["TrainConfig", "Trained", "TrainingError", "train"]
+
 #: Every model that races, as named in the scores table and the metrics.
-CANDIDATES = tuple(dict.fromkeys([repr(m) for t in Target for m in candidates(t)] + [ENSEMBLE]))
+CANDIDATES = tuple(dict.fromkeys([repr(m) for t in Target for m in candidates(t)] + [Model.ENSEMBLE]))
 MIN_RATE_WEEKS = 4  # fewer weeks with rates than this, and the skill borrows its category's
 HOLDOUT_SCHEMA = {
     "skill": pl.String,
@@ -61,18 +62,19 @@ class TrainingError(ValueError):
     """Data that reads fine but cannot be trained on, said in one line."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     horizon: int = 52  # weeks to forecast; served only as far as the backtest reached
     targets: tuple[Target, ...] | None = None  # None: every target the data holds
     min_weeks: int = 12  # fewer weeks of postings than this, and a skill borrows its category's demand
-    coverage: float = COVERAGE
     workers: int = field(default_factory=default_workers)
-    executor: str = "local"
+    executor: Executor = Executor.LOCAL
     ray_address: str | None = None
 
     def params(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
+        """The run's parameters as MLflow logs them."""
+        targets = ",".join(self.targets) if self.targets else "every target the data holds"
+        return {**{k: str(v) for k, v in self.__dict__.items()}, "targets": targets}
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def train(
     calibrated = {
         (c.skill, c.target): c
         for target in targets
-        for c in calibrate([f for f in fits if f.target == target], horizon=horizon, level=config.coverage)
+        for c in calibrate([f for f in fits if f.target == target], horizon=horizon, level=INTERVAL_COVERAGE)
     }
     forecasts = [c for (skill, _), c in calibrated.items() if not skill.startswith(BORROWED)]
     reconciled: Reconciled | None = None
@@ -169,7 +171,7 @@ def train(
             data_end=data_end,
             horizon_weeks=horizon,
             targets=targets,
-            interval_coverage=config.coverage,
+            interval_coverage=INTERVAL_COVERAGE,
             metrics=metrics,
             params=config.params(),
         ),
@@ -256,7 +258,7 @@ def _coherent_demand(
     *,
     series: dict[str, Series],
     forecasts: list[Calibrated],
-    calibrated: dict[tuple[str, str], Calibrated],
+    calibrated: dict[tuple[str, Target], Calibrated],
     fits: list[SeriesFit],
 ) -> tuple[list[Calibrated], list[Calibrated], Reconciled]:
     """Skill, category and market demand reconciled: ``forecasts`` moved to coherent medians, and
@@ -370,7 +372,7 @@ def _forecast_frame(forecasts: list[Calibrated], first_week: date, horizon: int)
     )
 
 
-def _scores(fits: list[SeriesFit], calibrated: dict[tuple[str, str], Calibrated]) -> pl.DataFrame:
+def _scores(fits: list[SeriesFit], calibrated: dict[tuple[str, Target], Calibrated]) -> pl.DataFrame:
     """One row per skill and target: the chosen model, its backtest per bucket, every candidate's MASE."""
     rows = []
     for fit in fits:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def market_figure(postings: pl.DataFrame, skills: list[str], truth: pl.DataFrame | None = None) -> Figure:
+def market_figure(postings: pl.DataFrame, skills: list[str], *, truth: pl.DataFrame | None = None) -> Figure:
     """Two panels, postings per week and the weekly median hourly rate, one line per skill."""
     import matplotlib
 

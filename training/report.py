@@ -18,9 +18,13 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
     import polars as pl
 
     from training.data.ingest import IngestResult
+    from training.job import Hooks, JobResult
 
 
 def runs_table(model_name: str, runs: pl.DataFrame) -> Table:
@@ -68,17 +72,64 @@ class SeriesRate(ProgressColumn):
         return Text(f"{speed:.1f} series/s" if speed else "", style="progress.data.speed")
 
 
-def progress(console: Console, quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        SeriesRate(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-        transient=True,
-    )
+class JobDisplay:
+    """What ``gigcast-train run`` shows while the job runs: reading, the postings table, a progress bar.
+
+    Used as a context manager, so that whatever is live on the terminal stops however the job ends.
+    """
+
+    def __init__(self, console: Console, *, quiet: bool) -> None:
+        self.console = console
+        self.status = console.status("reading")
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            SeriesRate(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=quiet,
+            transient=True,
+        )
+        self.task = self.progress.add_task("fitting series", total=None, start=False)
+
+    def __enter__(self) -> JobDisplay:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.status.stop()
+        self.progress.stop()
+
+    def hooks(self) -> Hooks:
+        from training.job import Hooks
+
+        return Hooks(
+            closed=lambda run_id: self.console.print(
+                f"marked run {run_id} FAILED: the trainer logging it here was killed"
+            ),
+            reading=self.reading,
+            read=self.read,
+            fitting=self.fitting,
+            fitted=self.fitted,
+        )
+
+    def reading(self, paths: Sequence[Path]) -> None:
+        self.status.update(f"reading {', '.join(map(str, paths))}")
+        self.status.start()
+
+    def read(self, result: IngestResult) -> None:
+        self.status.stop()
+        self.console.print(validation_table(result))
+
+    def fitting(self, series: int) -> None:
+        self.progress.update(self.task, total=series)
+        self.progress.start_task(self.task)
+        self.progress.start()
+
+    def fitted(self, series: int) -> None:
+        self.progress.advance(self.task, series)
+        if self.progress.finished:
+            self.progress.stop()
 
 
 def metrics_table(name: str, version: str, champion: bool, metrics: dict[str, float]) -> Table:
@@ -88,3 +139,15 @@ def metrics_table(name: str, version: str, champion: bool, metrics: dict[str, fl
     for key, value in sorted(metrics.items()):
         table.add_row(key, f"{value:.3f}")
     return table
+
+
+def outcome(done: JobResult) -> str:
+    """Whether the new version took over, and why."""
+    verdict = done.verdict
+    forced = " (forced)" if done.promoted and not verdict.promote else ""
+    held = (
+        f"; @champion stays version {done.champion_before}"
+        if done.champion_before and not done.promoted
+        else ""
+    )
+    return f"{verdict.reason}{forced}{held}"

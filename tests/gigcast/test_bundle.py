@@ -7,7 +7,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gigcast.bundle import MANIFEST_FILE, MARKET, SCHEMAS, Bundle, BundleError, read_bundle, write_bundle
+from gigcast.bundle import (
+    MANIFEST_FILE,
+    MARKET,
+    SCHEMAS,
+    Bundle,
+    BundleError,
+    PremiumKind,
+    read_bundle,
+    write_bundle,
+)
 from training.pipeline import Trained
 
 
@@ -95,3 +104,13 @@ def test_totals_that_do_not_add_up_are_refused(trained: Trained, tmp_path: Path)
     )
     with pytest.raises(BundleError, match="demand_totals does not add up: '\\*'"):
         write_bundle(replace(trained.bundle, demand_totals=totals), tmp_path / "bundle")
+
+
+def test_premiums_are_of_a_level_or_a_country(trained: Trained, tmp_path: Path) -> None:
+    kinds = set(trained.bundle.premiums["kind"])
+    assert kinds == {PremiumKind.LEVEL, PremiumKind.COUNTRY}
+    premiums = trained.bundle.premiums.with_columns(
+        kind=pl.when(pl.col("kind") == "level").then(pl.lit("skill")).otherwise("kind")
+    )
+    with pytest.raises(BundleError, match=r"table premiums has kinds \['skill'\]"):
+        write_bundle(replace(trained.bundle, premiums=premiums), tmp_path / "bundle")

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from gigcast.lookup import WeekOutOfRangeError
+from gigcast.lookup import BasisSource, WeekOutOfRangeError
 from service.store import LoadedModel
 
 
@@ -78,3 +78,13 @@ def test_country_demand_is_a_share_of_the_whole(model: LoadedModel) -> None:
     us = model.index.demand(entry, country="US", horizon=4)
     assert len(whole) == len(us) == 4
     assert all(0 < u.p50 < w.p50 for u, w in zip(us, whole, strict=True))
+
+
+def test_every_slice_a_skill_answers_from_has_a_basis_source() -> None:
+    sources = {
+        BasisSource.of_skill(level=level, place=place)
+        for level in (False, True)
+        for place in (None, "country", "region")
+    }
+    assert sources == set(BasisSource) - {BasisSource.CATEGORY}
+    assert BasisSource.of_skill(level=True, place="region") == "skill_level_region"  # as the pyfunc says it

@@ -7,6 +7,7 @@ from datetime import timedelta
 import grpc
 import pytest
 
+from gigcast.lookup import BasisSource
 from gigcast.v1 import forecast_pb2 as pb
 from service import handlers
 from service.errors import RequestError
@@ -328,3 +329,56 @@ def test_an_unknown_category_is_not_found_and_names_the_known_ones(model: Loaded
     error = refused(handlers.forecast_category_demand, model, request)
     assert error.code == grpc.StatusCode.NOT_FOUND
     assert set(error.metadata["categories"].split(",")) == {e.category for e in model.index.skills.values()}
+
+
+@pytest.mark.parametrize(
+    ("request_", "violation"),
+    [
+        (pb.EstimateRateRequest(skill="  "), ("skill", "must not be empty")),
+        (
+            pb.EstimateRateRequest(skill="{skill}", experience_level=9),
+            ("experience_level", "unknown value 9"),
+        ),
+        (
+            pb.EstimateRateRequest(skill="{skill}", country="Narnia"),
+            ("country", "'Narnia' is not an ISO 3166-1 country code or English name"),
+        ),
+        (
+            pb.EstimateRateRequest(skill="{skill}", week="soon"),
+            ("week", "'soon' is not an ISO date (YYYY-MM-DD)"),
+        ),
+        (
+            pb.EstimateRateRequest(skill="{skill}", country="x" * 201),
+            ("country", "at most 200 characters, got 201"),
+        ),
+    ],
+)
+def test_bad_fields_are_described_in_the_message_and_the_violation(
+    model: LoadedModel, request_: pb.EstimateRateRequest, violation: tuple[str, str]
+) -> None:
+    request_.skill = request_.skill.format(skill=first_skill(model))
+    error = refused(handlers.estimate_rate, model, request_)
+    assert error.violations == [violation]
+    assert (error.message, error.field_name) == (f"{violation[0]}: {violation[1]}", violation[0])
+
+
+def test_a_week_outside_the_forecast_names_the_forecast_weeks(model: LoadedModel) -> None:
+    weeks = model.index.weeks
+    request = pb.EstimateRateRequest(skill=first_skill(model), week="1999-01-04")
+    assert refused(handlers.estimate_rate, model, request).violations == [
+        ("week", f"week 1999-01-04 is outside the forecast, {weeks[0]} to {weeks[-1]}")
+    ]
+
+
+def test_an_unknown_skill_is_found_before_other_fields_are_read(model: LoadedModel) -> None:
+    request = pb.EstimateRateRequest(skill="basket weaving", experience_level=9, country="Narnia")
+    assert refused(handlers.estimate_rate, model, request).code == grpc.StatusCode.NOT_FOUND
+    demand = pb.ForecastDemandRequest(skill=first_skill(model), horizon_weeks=99, country="Narnia")
+    assert refused(handlers.forecast_demand, model, demand).field_name == "horizon_weeks"
+
+
+def test_every_basis_source_has_its_own_value_on_the_wire() -> None:
+    assert set(handlers.BASIS_SOURCES) == set(BasisSource)
+    wire = set(pb.BasisSource.values()) - {pb.BASIS_SOURCE_UNSPECIFIED}
+    assert sorted(handlers.BASIS_SOURCES.values()) == sorted(wire)
+    assert handlers.BASIS_SOURCES[BasisSource.SKILL_LEVEL_REGION] == pb.BASIS_SOURCE_SKILL_LEVEL_REGION

@@ -14,17 +14,21 @@ CANONICAL = (
     "posting_id",
     "posted_at",
     "skills",
-    "title",
-    "description",
-    "category",
     "hourly_rate",
-    "hourly_rate_min",
-    "hourly_rate_max",
     "is_hourly",
     "budget_usd",
     "experience_level",
     "country",
+    "category",
+    "title",
+    "description",
+    "hourly_rate_min",
+    "hourly_rate_max",
 )
+#: Read only to work out other columns: skills from the text, an hourly rate from its range.
+READ_FOR_OTHERS = ("title", "description", "hourly_rate_min", "hourly_rate_max")
+#: The columns of accepted postings.
+KEPT = tuple(column for column in CANONICAL if column not in READ_FOR_OTHERS)
 
 #: Names that exports (Upwork's API and RSS, Kaggle dumps, scrapers) give the same thing.
 KNOWN_NAMES: dict[str, tuple[str, ...]] = {
@@ -109,9 +113,9 @@ def resolve(available: list[str], mapping: dict[str, str], *, where: str) -> dic
             continue
         taken = set(found.values()) | set(mapping.values())
         for name in (canonical, *KNOWN_NAMES[canonical]):
-            source = by_lower.get(name.lower())
-            if source is not None and source not in taken:
-                found[canonical] = source
+            known = by_lower.get(name.lower())
+            if known is not None and known not in taken:
+                found[canonical] = known
                 break
     return found
 

@@ -18,7 +18,8 @@ import polars as pl
 from gigcast.countries import to_alpha2
 from gigcast.taxonomy import Taxonomy
 from training.data import normalise
-from training.data.columns import ColumnError, Separator, resolve
+from training.data.columns import KEPT, ColumnError, Separator, resolve
+from training.data.limits import Limits
 from training.data.sources import (
     READ_ERRORS,
     SourceError,
@@ -33,17 +34,6 @@ from training.data.sources import (
 
 ROW = "row_number"
 FILE = "file"  # index into the files read; the path is written back only for quarantined rows
-ACCEPTED_COLUMNS = (
-    "posting_id",
-    "posted_at",
-    "skills",
-    "hourly_rate",
-    "is_hourly",
-    "budget_usd",
-    "experience_level",
-    "country",
-    "category",
-)
 #: Rows of each file read to judge how its skills column separates skills, and of those, how many
 #: to judge its timestamps' layout.
 SEPARATOR_SAMPLE, LAYOUT_SAMPLE = 5000, 500
@@ -67,14 +57,6 @@ REASONS = (
 
 class IngestError(ValueError):
     """The input cannot be read at all: a missing file, an unknown format, missing columns."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Hourly rates outside [min_rate, max_rate] USD/h are quarantined."""
-
-    min_rate: float = 3.0
-    max_rate: float = 1000.0
 
 
 @dataclass(frozen=True)
@@ -174,7 +156,7 @@ def _ingest(
         reason=pl.when(duplicate).then(pl.lit("duplicate_posting_id")).otherwise("reason")
     )
     rejected = verdicts.filter(pl.col("reason").is_not_null()).select(FILE, ROW, "reason")
-    accepted = verdicts.select(*ACCEPTED_COLUMNS, "reason").filter(pl.col("reason").is_null()).drop("reason")
+    accepted = verdicts.select(*KEPT, "reason").filter(pl.col("reason").is_null()).drop("reason")
     del verdicts
     return IngestResult(
         accepted=accepted,
@@ -244,7 +226,7 @@ def _scan(
     high = normalise.numbers(raw("hourly_rate_max"), dtype("hourly_rate_max"))
     budget = normalise.numbers(raw("budget_usd"), dtype("budget_usd"))
     posted_text = raw("posted_at").cast(pl.String).str.strip_chars()
-    posted_at = normalise.timestamps(raw("posted_at"), dtype("posted_at"), layouts[:1])
+    posted_at = normalise.timestamps(raw("posted_at"), dtype("posted_at"), layouts=layouts[:1])
     text = pl.concat_str(
         [raw("title").cast(pl.String), raw("description").cast(pl.String)], separator=" ", ignore_nulls=True
     )

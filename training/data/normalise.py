@@ -76,7 +76,7 @@ def mapped(raw: pl.Expr, mapping: dict[str, object], dtype: pl.DataType) -> pl.E
     return raw.cast(pl.String).replace_strict(mapping, default=None, return_dtype=dtype)
 
 
-def timestamps(raw: pl.Expr, dtype: pl.DataType, layouts: tuple[str, ...] = LAYOUTS) -> pl.Expr:
+def timestamps(raw: pl.Expr, dtype: pl.DataType, *, layouts: tuple[str, ...] = LAYOUTS) -> pl.Expr:
     """UTC timestamps from text in ``layouts`` (first match wins), datetimes, dates or epochs."""
     if isinstance(dtype, pl.Datetime):
         zoned = raw.dt.convert_time_zone("UTC") if dtype.time_zone else raw.dt.replace_time_zone("UTC")
@@ -87,12 +87,12 @@ def timestamps(raw: pl.Expr, dtype: pl.DataType, layouts: tuple[str, ...] = LAYO
         return _epoch(raw)
     text = raw.cast(pl.String).str.strip_chars()
     parsed = [text.str.to_datetime(layout, strict=False, time_unit="us") for layout in layouts]
-    zoned = [
+    in_utc = [
         value.dt.convert_time_zone("UTC") if layout in ZONED_LAYOUTS else value.dt.replace_time_zone("UTC")
         for layout, value in zip(layouts, parsed, strict=True)
     ]
     digits = pl.when(text.str.contains(r"^\d{9,13}$")).then(text).cast(pl.Int64)  # an epoch written as text
-    return pl.coalesce(*zoned, _epoch(digits))
+    return pl.coalesce(*in_utc, _epoch(digits))
 
 
 def _epoch(number: pl.Expr) -> pl.Expr:
@@ -105,7 +105,9 @@ def layouts_by_fit(sample: pl.Series) -> tuple[str, ...]:
     """Every layout, those that parse most of ``sample`` first: the usual one is tried first."""
     frame = sample.cast(pl.String).to_frame("t")
     hits = {
-        layout: frame.select(timestamps(pl.col("t"), pl.String(), (layout,)).is_not_null().sum()).item()
+        layout: frame.select(
+            timestamps(pl.col("t"), pl.String(), layouts=(layout,)).is_not_null().sum()
+        ).item()
         for layout in LAYOUTS
     }
     return tuple(sorted(LAYOUTS, key=lambda layout: -hits[layout]))

@@ -33,6 +33,7 @@ import polars as pl
 
 from gigcast.taxonomy import EXPERIENCE_LEVELS, UNCATEGORISED, SkillInfo, Taxonomy, load_taxonomy, slugify
 from gigcast.weeks import monday_of
+from training.data.limits import Limits
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ RANGE_SHARE = 0.4  # hourly postings that give a min-max range instead of one ra
 SECONDARY_SHARE = 0.3  # postings that also list a second skill of the same category
 ALIAS_SHARE = 0.2  # skills written as an alias rather than the display name
 LATE_SKILL_SHARE = 0.08  # AI skills that appear in the last fifth of the history
-MIN_RATE = 3.0  # the platform's floor, USD/h
+MIN_RATE = Limits().min_rate  # the platform's floor, USD/h: no synthetic rate is quarantined
 TITLES = ("{} expert needed", "Looking for a {} freelancer", "Help with {}", "{} specialist for a project")
 #: Kinds of broken rows, each with the reason ingestion must give it.
 MESSY_KINDS = {
@@ -164,9 +165,13 @@ def seasonality(day_of_year: np.ndarray) -> np.ndarray:
 
     def bump(centre: float, width: float, height: float) -> np.ndarray:
         distance = np.minimum(np.abs(day_of_year - centre), 365 - np.abs(day_of_year - centre))
-        return height * np.exp(-0.5 * (distance / width) ** 2)
+        curve: np.ndarray = height * np.exp(-0.5 * (distance / width) ** 2)
+        return curve
 
-    return 1 - bump(5, 10, 0.04) + bump(160, 25, 0.065) + bump(275, 25, 0.07) - bump(358, 4, 0.25)
+    multiplier: np.ndarray = (
+        1 - bump(5, 10, 0.04) + bump(160, 25, 0.065) + bump(275, 25, 0.07) - bump(358, 4, 0.25)
+    )
+    return multiplier
 
 
 def substitution(weeks: np.ndarray, lost: float) -> np.ndarray:
@@ -205,7 +210,7 @@ def pick_skills(taxonomy: Taxonomy, count: int) -> list[SkillInfo]:
     return picked
 
 
-def market_median_factor(seed: int = 0, draws: int = 400_000) -> float:
+def market_median_factor(*, seed: int = 0, draws: int = 400_000) -> float:
     """Median over levels, countries and noise of the rate multiplier against (intermediate, US)."""
     rng = np.random.default_rng(seed)
     level = rng.choice(list(LEVEL_MULTIPLIER.values()), draws, p=list(LEVEL_SHARE.values()))

@@ -14,6 +14,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from gigcast.bundle import Target
 from training.forecasting import backtest
 from training.forecasting.backtest import Bucket, bucket_of, served_buckets
 from training.forecasting.race import SeriesFit
@@ -28,7 +29,7 @@ Bounds = tuple[float, float]
 @dataclass(frozen=True)
 class Calibrated:
     skill: str
-    target: str
+    target: Target
     model: str
     p10: np.ndarray  # original scale, one value per week ahead
     p50: np.ndarray

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -24,16 +25,32 @@ from statsforecast.models import (
     WindowAverage,
 )
 
+from gigcast.bundle import Target
 from training.forecasting.backtest import SEASON
-from training.forecasting.series import Target
+
+
+class Model(StrEnum):
+    """The name of every model that can answer for a series, as the scores and metrics show it."""
+
+    AUTO_ETS = "AutoETS"
+    AUTO_THETA = "AutoTheta"
+    DYNAMIC_THETA = "DynamicOptimizedTheta"
+    PROPHET = "Prophet"
+    SEASONAL_NAIVE = "SeasonalNaive"
+    NAIVE = "Naive"
+    WINDOW_AVERAGE = "WindowAverage"
+    HISTORIC_AVERAGE = "HistoricAverage"
+    CROSTON = "CrostonOptimized"
+    ENSEMBLE = "Median"  # the median of a series' best candidates
+    UNTESTED = "untested"  # the robust default of a series too short for any backtest
+
 
 #: Weeks the robust default averages, for a series too short for any backtest.
 DEFAULT_WINDOW = 4
 #: How far a model with no backtest at all answers, from the robust default.
 UNTESTED_HORIZON = 4
-#: The median of a series' ``ENSEMBLE_SIZE`` best candidates races as ``ENSEMBLE``; a single
+#: The median of a series' ``ENSEMBLE_SIZE`` best candidates races as ``Model.ENSEMBLE``; a single
 #: candidate replaces it only with a backtest MASE below ``CLEAR_WIN`` times the ensemble's.
-ENSEMBLE = "Median"
 ENSEMBLE_SIZE = 3
 CLEAR_WIN = 0.9
 
@@ -49,7 +66,7 @@ class ProphetModel:
     uses_exog = False
     ORIGIN = date(2001, 1, 1)  # a Monday
 
-    def __init__(self, *, season_length: int = SEASON, alias: str = "Prophet") -> None:
+    def __init__(self, *, season_length: int = SEASON, alias: str = Model.PROPHET) -> None:
         self.season_length = season_length
         self.alias = alias
 
@@ -81,7 +98,8 @@ class ProphetModel:
             model.fit(pd.DataFrame({"ds": weeks[: y.size], "y": y}))
             mean = model.predict(pd.DataFrame({"ds": weeks[y.size :]}))["yhat"].to_numpy()
         finally:
-            model.stan_backend.cleanup()  # CmdStan's files would otherwise stay until the worker exits
+            if model.stan_backend is not None:
+                model.stan_backend.cleanup()  # CmdStan's files would otherwise stay until the worker exits
         return {"mean": np.asarray(mean, dtype=float)}
 
 
@@ -106,17 +124,17 @@ def candidates(target: Target) -> list[Any]:
     """The race for one target, in the order ties are settled (simplest last)."""
     models: list[Any] = [
         # additive errors on the log scale; the trend may be none, linear or damped
-        AutoETS(season_length=1, model="AZN", alias="AutoETS"),
-        AutoTheta(season_length=1, alias="AutoTheta"),
-        DynamicOptimizedTheta(season_length=1, alias="DynamicOptimizedTheta"),
+        AutoETS(season_length=1, model="AZN", alias=Model.AUTO_ETS),
+        AutoTheta(season_length=1, alias=Model.AUTO_THETA),
+        DynamicOptimizedTheta(season_length=1, alias=Model.DYNAMIC_THETA),
         ProphetModel(),
-        SeasonalNaive(season_length=SEASON),
-        Naive(),
-        WindowAverage(window_size=13, alias="WindowAverage"),
-        HistoricAverage(),
+        SeasonalNaive(season_length=SEASON, alias=Model.SEASONAL_NAIVE),
+        Naive(alias=Model.NAIVE),
+        WindowAverage(window_size=13, alias=Model.WINDOW_AVERAGE),
+        HistoricAverage(alias=Model.HISTORIC_AVERAGE),
     ]
     if target == Target.DEMAND:
-        models.append(CrostonOptimized())  # sparse counts: postings in some weeks only
+        models.append(CrostonOptimized(alias=Model.CROSTON))  # sparse counts: postings in some weeks only
     return models
 
 
@@ -145,13 +163,13 @@ class RecentLevel:
 
 
 def robust_default() -> RecentLevel:
-    return RecentLevel(alias="untested")
+    return RecentLevel(alias=Model.UNTESTED)
 
 
 #: Candidates that model the yearly season from the series itself; the others see the series with
 #: the market's calendar taken out (``training.forecasting.calendar``) and put back after.
-OWN_SEASON = frozenset({"Prophet", "SeasonalNaive"})
+OWN_SEASON = frozenset({Model.PROPHET, Model.SEASONAL_NAIVE})
 
 
 def ensemble_name(members: list[str]) -> str:
-    return f"{ENSEMBLE}({', '.join(members)})"
+    return f"{Model.ENSEMBLE}({', '.join(members)})"

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from gigcast.bundle import Target
 from training.forecasting import backtest
 from training.forecasting.backtest import BUCKETS
 from training.forecasting.race import SeriesFit
-from training.forecasting.series import Series, Target, backward
+from training.forecasting.series import Series, backward
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -117,8 +118,9 @@ def _folds(tree: Tree, series: dict[str, Series], fits: dict[str, SeriesFit]) ->
     """Every fold at which the market and all categories were tested, with a base for every node."""
     market = fits[tree.market].backtest if tree.market in fits else None
     for fold in market.folds if market else []:
-        categories = {key: _tested_at(fits.get(key), fold.back, fold.weeks) for key in tree.categories}
-        if any(forecast is None for forecast in categories.values()):
+        tested = {key: _tested_at(fits.get(key), fold.back, fold.weeks) for key in tree.categories}
+        categories = {key: forecast for key, forecast in tested.items() if forecast is not None}
+        if len(categories) < len(tested):
             continue
         cut = fold.weeks[0] - timedelta(weeks=int(fold.steps[0]) - 1)
         base = {tree.market: backward(fold.predicted, Target.DEMAND)} | categories

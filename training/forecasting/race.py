@@ -20,22 +20,22 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from gigcast.bundle import Target
 from training.forecasting import backtest
 from training.forecasting.backtest import BUCKETS, Fold, folds
 from training.forecasting.calendar import Calendar
 from training.forecasting.candidates import (
     CLEAR_WIN,
-    ENSEMBLE,
     ENSEMBLE_SIZE,
     OWN_SEASON,
     Failed,
+    Model,
     candidates,
     ensemble_name,
     robust_default,
 )
-from training.forecasting.series import Series, Target, backward, forward, spread_unit
+from training.forecasting.series import Series, backward, forward, spread_unit
 
-UNTESTED = "untested"
 WEIGHTED = "weighted"  # the key of the score over every bucket a series was tested in
 
 
@@ -72,7 +72,7 @@ class FoldResult:
 class Backtest:
     chosen: str  # the key of the winner in ``scores``
     folds: list[FoldResult]  # the winner's, oldest first
-    scores: dict[str, dict[str, float]]  # candidate (or ENSEMBLE) -> bucket name (and WEIGHTED) -> MASE
+    scores: dict[str, dict[str, float]]  # candidate (or Model.ENSEMBLE) -> bucket name (and WEIGHTED) -> MASE
 
     @property
     def tested_horizon(self) -> int:
@@ -83,7 +83,7 @@ class Backtest:
 class SeriesFit:
     skill: str
     target: Target
-    model: str  # the winning candidate, an ensemble of them, or UNTESTED
+    model: str  # the winning candidate, an ensemble of them, or Model.UNTESTED
     point: np.ndarray  # the forecast on the model scale, one value per week ahead
     scale: float  # spread unit of the whole history on the model scale; nan when unknown
     backtest: Backtest | None
@@ -106,13 +106,13 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
     # predictions[i][back][model]: model-scale forecast of the weeks scored at that fold
     predictions: list[dict[int, dict[str, np.ndarray]]] = [{} for _ in group]
     for back in sorted({f.back for tested in tests for f in tested}, reverse=True):
-        members = {i: fold for i, tested in enumerate(tests) for fold in tested if fold.back == back}
-        cut = next(iter(members.values())).cut  # folds cut on the same dates in every series
+        at_back = {i: fold for i, tested in enumerate(tests) for fold in tested if fold.back == back}
+        cut = next(iter(at_back.values())).cut  # folds cut on the same dates in every series
         forecasts = forecast_weeks(
-            {i: group[i] for i in members},
+            {i: group[i] for i in at_back},
             models,
             first=cut,
-            steps=max(fold.steps for fold in members.values()),
+            steps=max(fold.steps for fold in at_back.values()),
             calendar=plan.calendar(target, cut),
         )
         for i, forecast in forecasts.items():
@@ -123,8 +123,8 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
     chosen: list[tuple[str, list[str], Backtest | None]] = []
     for i, series in enumerate(group):
         if not tests[i]:
-            chosen.append((UNTESTED, [UNTESTED], None))
-            finals.setdefault(UNTESTED, []).append(i)
+            chosen.append((Model.UNTESTED, [Model.UNTESTED], None))
+            finals.setdefault(Model.UNTESTED, []).append(i)
             continue
         name, members, result = _choose(series, tests[i], predictions[i], [repr(m) for m in models])
         chosen.append((name, members, result))
@@ -132,7 +132,7 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
             finals.setdefault(member, []).append(i)
 
     final: dict[tuple[int, str], np.ndarray] = {}
-    by_alias = {repr(m): m for m in models} | {UNTESTED: robust_default()}
+    by_alias = {repr(m): m for m in models} | {Model.UNTESTED: robust_default()}
     for alias, indices in finals.items():
         forecasts = forecast_weeks(
             {i: group[i] for i in indices},
@@ -148,7 +148,7 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
         name, members, result = chosen[i]
         point = np.median(np.vstack([final[(i, m)] for m in members]), axis=0)
         y = forward(np.asarray(series.values, dtype=float), target)
-        fits.append(SeriesFit(series.skill, target, name, point, spread_unit(y), result))
+        fits.append(SeriesFit(series.skill, target, str(name), point, spread_unit(y), result))
     return fits
 
 
@@ -263,15 +263,15 @@ def _choose(
         (n for n in names if math.isfinite(scores[n][WEIGHTED])), key=lambda n: scores[n][WEIGHTED]
     )
     if not ranked:  # every candidate failed at some fold
-        return UNTESTED, [UNTESTED], None
+        return Model.UNTESTED, [Model.UNTESTED], None
     best = ranked[0]
     if len(ranked) >= ENSEMBLE_SIZE:
         members = ranked[:ENSEMBLE_SIZE]
         median = {
             back: np.median(np.vstack([p[m] for m in members]), axis=0) for back, p in predictions.items()
         }
-        scores[ENSEMBLE], outcomes[ENSEMBLE] = scored(median)
-        clear = len(frames) > 1 and scores[best][WEIGHTED] < CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]
+        scores[Model.ENSEMBLE], outcomes[Model.ENSEMBLE] = scored(median)
+        clear = len(frames) > 1 and scores[best][WEIGHTED] < CLEAR_WIN * scores[Model.ENSEMBLE][WEIGHTED]
         if not clear:
-            return ensemble_name(members), members, Backtest(ENSEMBLE, outcomes[ENSEMBLE], scores)
+            return ensemble_name(members), members, Backtest(Model.ENSEMBLE, outcomes[Model.ENSEMBLE], scores)
     return best, [best], Backtest(best, outcomes[best], scores)

@@ -23,11 +23,13 @@ class Series:
 
 def forward(values: np.ndarray, target: Target) -> np.ndarray:
     """Counts to log1p (zeros happen), rates to log."""
-    return np.log1p(values) if target == Target.DEMAND else np.log(values)
+    model_scale: np.ndarray = np.log1p(values) if target == Target.DEMAND else np.log(values)
+    return model_scale
 
 
 def backward(values: np.ndarray, target: Target) -> np.ndarray:
-    return np.maximum(np.expm1(values), 0.0) if target == Target.DEMAND else np.exp(values)
+    data_scale: np.ndarray = np.maximum(np.expm1(values), 0.0) if target == Target.DEMAND else np.exp(values)
+    return data_scale
 
 
 def spread_unit(y: np.ndarray) -> float:

@@ -13,7 +13,7 @@ import math
 
 import polars as pl
 
-from gigcast.bundle import MARKET
+from gigcast.bundle import MARKET, Target
 from training.data.panels import rate_panel
 from training.forecasting.calibrate import Calibrated
 from training.market import pricing
@@ -113,8 +113,8 @@ def demand_shares(lenders: dict[str, str], demand: pl.DataFrame, panels: pl.Data
 def scaled(
     lenders: dict[str, str],
     factors: dict[str, float],
-    calibrated: dict[tuple[str, str], Calibrated],
-    target: str,
+    calibrated: dict[tuple[str, Target], Calibrated],
+    target: Target,
 ) -> list[Calibrated]:
     """Each borrowing skill's forecast: its lender's, times the skill's factor."""
     scaled = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from gigcast.bundle import PremiumKind
 from gigcast.taxonomy import EXPERIENCE_LEVELS as LEVELS
 
 SHRINK = 20.0  # pseudo-observations of the pooled value in every cell
@@ -94,12 +95,12 @@ def premiums(residuals: pl.DataFrame, region_of: dict[str, str]) -> pl.DataFrame
     )
     return pl.concat(
         [
-            level.select(pl.lit("level").alias("factor"), "key", "log_premium", "observations"),
+            level.select(pl.lit(str(PremiumKind.LEVEL)).alias("kind"), "key", "log_premium", "observations"),
             pl.concat([seen, unseen]).select(
-                pl.lit("country").alias("factor"), "key", "log_premium", "observations"
+                pl.lit(str(PremiumKind.COUNTRY)).alias("kind"), "key", "log_premium", "observations"
             ),
         ]
-    ).sort("factor", "key")
+    ).sort("kind", "key")
 
 
 def rate_cells(
@@ -114,9 +115,8 @@ def rate_cells(
     category's pooled with the market's), widened by the uncertainty of the skill's median:
     thin skills get wider intervals, not narrower ones.
     """
-    premiums = {(f, k): v for f, k, v, _ in premium_table.iter_rows()}
-    level_premium = {k: v for (f, k), v in premiums.items() if f == "level"}
-    country_premium = {k: v for (f, k), v in premiums.items() if f == "country"}
+    level_premium = _log_premiums(premium_table, PremiumKind.LEVEL)
+    country_premium = _log_premiums(premium_table, PremiumKind.COUNTRY)
     moved = residuals.with_columns(
         level=pl.col("experience_level").fill_null(""),
         rest=pl.col("residual")
@@ -164,6 +164,11 @@ def rate_cells(
     )
 
 
+def _log_premiums(premium_table: pl.DataFrame, kind: PremiumKind) -> dict[str, float]:
+    """Each level's or country's log premium, by key."""
+    return dict(premium_table.filter(pl.col("kind") == kind).select("key", "log_premium").iter_rows())
+
+
 def _prior_weight(frame: pl.DataFrame, by: str | list[str], value: str) -> float:
     """Pseudo-observations of the level above in a cell: within-cell variance over between-cell.
 
@@ -175,7 +180,8 @@ def _prior_weight(frame: pl.DataFrame, by: str | list[str], value: str) -> float
     within = cells.filter(pl.col("n") > 1)["var"].mean()
     if cells.height < 2 or not isinstance(within, float) or within <= 0:
         return SHRINK
-    between = float(cells["mean"].var() or 0.0) - within * float((1 / cells["n"]).mean() or 0.0)
+    means_variance, mean_inverse_n = cells.select(pl.col("mean").var(), (1 / pl.col("n")).mean()).row(0)
+    between = (means_variance or 0.0) - within * (mean_inverse_n or 0.0)
     return min(within / max(between, within / MAX_PRIOR), MAX_PRIOR)
 
 

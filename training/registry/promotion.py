@@ -10,6 +10,7 @@ Lower is better; the challenger must be strictly better.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import polars as pl
 
@@ -18,10 +19,19 @@ from gigcast.bundle import Bundle
 HEADLINE = ("demand_mase", "rate_mase")
 
 
+class Basis(StrEnum):
+    """What a verdict was reached on."""
+
+    NO_CHAMPION = "no champion"
+    DAMAGED_CHAMPION = "damaged champion"  # its bundle cannot be served: any whole version replaces it
+    HOLDOUT = "holdout"  # both models' forecasts of the new run's last backtest fold
+    BACKTEST = "backtest"  # both models' headline backtest MASE
+
+
 @dataclass(frozen=True)
 class Verdict:
     promote: bool
-    basis: str  # "no champion", "holdout", "backtest"
+    basis: Basis
     challenger: float | None  # mean over targets of the median MASE over skills
     champion: float | None
     reason: str
@@ -30,13 +40,13 @@ class Verdict:
 def judge(holdout: pl.DataFrame, challenger_metrics: dict[str, float], champion: Bundle | None) -> Verdict:
     """Promote the challenger when there is no champion or when it scores lower."""
     if champion is None:
-        return Verdict(True, "no champion", None, None, "there is no champion yet")
+        return Verdict(True, Basis.NO_CHAMPION, None, None, "there is no champion yet")
     first = holdout["week_start"].min() if holdout.height else None
     if first is not None and champion.manifest.data_end < first:  # type: ignore[operator]
         scored = holdout_scores(holdout, champion)
         if scored is not None:
-            return _compare("holdout", *scored)
-    return _compare("backtest", _headline(challenger_metrics), _headline(champion.manifest.metrics))
+            return _compare(Basis.HOLDOUT, *scored)
+    return _compare(Basis.BACKTEST, _headline(challenger_metrics), _headline(champion.manifest.metrics))
 
 
 def holdout_scores(holdout: pl.DataFrame, champion: Bundle) -> tuple[float, float] | None:
@@ -63,7 +73,7 @@ def _headline(metrics: dict[str, float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _compare(basis: str, challenger: float | None, champion: float | None) -> Verdict:
+def _compare(basis: Basis, challenger: float | None, champion: float | None) -> Verdict:
     if champion is None:
         return Verdict(True, basis, challenger, None, "the champion has no score to defend")
     if challenger is None:

@@ -66,9 +66,11 @@ def log_training(
     import mlflow
     import pandas as pd
 
-    from gigcast.pyfunc import SIGNATURE
+    from gigcast.pyfunc import MODEL_CODE, signature
 
     mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT_NAME) is None:
+        mlflow.create_experiment(EXPERIMENT_NAME, artifact_location=_artifact_root(tracking_uri))
     mlflow.set_experiment(EXPERIMENT_NAME)
     with mlflow.start_run(tags=trainer_tags()) as run:
         mlflow.log_params(params)
@@ -82,9 +84,9 @@ def log_training(
             mlflow.log_figure(figure, f"plots/{name}.png")
         info = mlflow.pyfunc.log_model(
             name="gigcast",
-            python_model=str(resources.files("gigcast") / "pyfunc.py"),
+            python_model=str(MODEL_CODE),
             artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
-            signature=SIGNATURE,
+            signature=signature(),
             input_example=pd.DataFrame(
                 {"skill": [example_skill], "experience_level": ["expert"], "country": ["US"], "week": [""]}
             ),
@@ -93,6 +95,13 @@ def log_training(
             pip_requirements=["mlflow", "pandas", "polars", "pycountry"],
         )
     return Registered(run_id=run.info.run_id, version=str(info.registered_model_version))
+
+
+def _artifact_root(tracking_uri: str) -> str | None:
+    """Where a new experiment keeps its files: beside a SQLite registry's file, else where the server says."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    return str(Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent / "mlruns")
 
 
 def trainer_tags() -> dict[str, str]:

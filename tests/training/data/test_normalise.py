@@ -121,7 +121,7 @@ def test_layouts_are_tried_in_order_of_fit() -> None:
     assert normalise.layouts_by_fit(sample)[0] == "%Y-%m-%dT%H:%M:%S%.f"
     got = apply(
         ["2024-05-13T09:46:00", "2024-05-13"],
-        normalise.timestamps(pl.col("x"), pl.String(), normalise.layouts_by_fit(sample)),
+        normalise.timestamps(pl.col("x"), pl.String(), layouts=normalise.layouts_by_fit(sample)),
     )
     assert got == [datetime(2024, 5, 13, 9, 46, tzinfo=UTC), datetime(2024, 5, 13, tzinfo=UTC)]
 

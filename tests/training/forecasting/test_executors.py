@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from training.forecasting.executors import chunked, fit_all
+from training.forecasting.executors import Executor, chunked, fit_all
 from training.forecasting.race import Plan
 from training.forecasting.series import Series, Target
 
@@ -26,7 +26,7 @@ def market(count: int) -> list[Series]:
 PLAN = Plan(horizon=4, end=date(2024, 1, 1) + timedelta(weeks=39), calendars={})
 
 
-def fitted(executor: str, workers: int, series: list[Series]) -> list[tuple[str, str, str, np.ndarray]]:
+def fitted(executor: Executor, workers: int, series: list[Series]) -> list[tuple[str, str, str, np.ndarray]]:
     fits = fit_all(series, plan=PLAN, workers=workers, executor=executor)
     return [(f.skill, f.target, f.model, f.point) for f in fits]
 
@@ -38,16 +38,11 @@ def test_chunks_cover_every_series_once_in_order() -> None:
     assert len(chunks) == 14  # about four chunks a worker, at least one series each
 
 
-@pytest.mark.parametrize(("executor", "workers"), [("local", 2), ("ray", 2)])
-def test_executors_agree_with_one_process(executor: str, workers: int) -> None:
+@pytest.mark.parametrize("executor", list(Executor))
+def test_executors_agree_with_one_process(executor: Executor) -> None:
     series = market(4)
-    alone = fitted("local", 1, series)
-    other = fitted(executor, workers, series)
+    alone = fitted(Executor.LOCAL, 1, series)
+    other = fitted(executor, 2, series)
     assert [row[:3] for row in other] == [row[:3] for row in alone]  # same order, same choices
     for (_, _, _, a), (_, _, _, b) in zip(alone, other, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9)
-
-
-def test_unknown_executor_is_named() -> None:
-    with pytest.raises(ValueError, match="unknown executor 'spark'"):
-        fit_all(market(1), plan=PLAN, workers=1, executor="spark")

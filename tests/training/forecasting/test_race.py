@@ -8,8 +8,8 @@ import pytest
 
 from training.forecasting.backtest import BUCKETS
 from training.forecasting.calendar import Calendar, Holiday
-from training.forecasting.candidates import CLEAR_WIN, DEFAULT_WINDOW, ENSEMBLE, candidates
-from training.forecasting.race import UNTESTED, WEIGHTED, Plan, forecast_weeks, race
+from training.forecasting.candidates import CLEAR_WIN, DEFAULT_WINDOW, Model, candidates
+from training.forecasting.race import WEIGHTED, Plan, forecast_weeks, race
 from training.forecasting.series import Series, Target, backward
 
 START = date(2024, 1, 1)
@@ -33,13 +33,13 @@ def test_a_trend_is_continued_by_a_model_that_won_the_backtest() -> None:
     assert fit.point.shape == (8,)
     assert 65 < np.expm1(fit.point[0]) < 100  # continues the trend instead of the mean (about 50)
     scores = fit.backtest.scores
-    assert {repr(m) for m in candidates(Target.DEMAND)} | {ENSEMBLE} <= set(scores)
-    best = min((s[WEIGHTED], name) for name, s in scores.items() if name != ENSEMBLE)[1]
-    if fit.backtest.chosen == ENSEMBLE:  # the median of the best three, unless one clearly beats it
-        assert fit.model.startswith(f"{ENSEMBLE}(") and best in fit.model
-        assert scores[best][WEIGHTED] >= CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]
+    assert {repr(m) for m in candidates(Target.DEMAND)} | {Model.ENSEMBLE} <= set(scores)
+    best = min((s[WEIGHTED], name) for name, s in scores.items() if name != Model.ENSEMBLE)[1]
+    if fit.backtest.chosen == Model.ENSEMBLE:  # the median of the best three, unless one clearly beats it
+        assert fit.model.startswith(f"{Model.ENSEMBLE}(") and best in fit.model
+        assert scores[best][WEIGHTED] >= CLEAR_WIN * scores[Model.ENSEMBLE][WEIGHTED]
     else:
-        assert fit.model == best and scores[best][WEIGHTED] < CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]
+        assert fit.model == best and scores[best][WEIGHTED] < CLEAR_WIN * scores[Model.ENSEMBLE][WEIGHTED]
 
 
 def test_a_level_that_stopped_moving_is_kept_flat() -> None:
@@ -64,7 +64,7 @@ def test_every_bucket_a_long_history_reaches_is_scored() -> None:
 def test_a_series_too_short_to_test_gets_the_level_of_its_last_weeks() -> None:
     values = [3.0, 30.0, 40.0, 50.0, 60.0]
     (fit,) = race([weekly(values)], plan_for(weekly(values), horizon=6))
-    assert fit.model == UNTESTED and fit.backtest is None
+    assert fit.model == Model.UNTESTED and fit.backtest is None
     expected = np.mean(np.log1p(values[-DEFAULT_WINDOW:]))
     assert np.allclose(fit.point, expected)  # no trend it could not test
 
@@ -140,6 +140,10 @@ def test_one_fold_cannot_crown_a_single_model() -> None:
     scores = fit.backtest.scores
     assert scores["Naive"][WEIGHTED] == pytest.approx(0.0, abs=1e-9)
     assert (
-        scores["Naive"][WEIGHTED] < CLEAR_WIN * scores[ENSEMBLE][WEIGHTED]
+        scores["Naive"][WEIGHTED] < CLEAR_WIN * scores[Model.ENSEMBLE][WEIGHTED]
     )  # a clear win, but from one fold
-    assert fit.backtest.chosen == ENSEMBLE and fit.model.startswith(f"{ENSEMBLE}(") and "Naive" in fit.model
+    assert (
+        fit.backtest.chosen == Model.ENSEMBLE
+        and fit.model.startswith(f"{Model.ENSEMBLE}(")
+        and "Naive" in fit.model
+    )

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from enum import StrEnum
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from training.forecasting.race import Plan, SeriesFit, race
-from training.forecasting.series import Series
+if TYPE_CHECKING:  # the race imports every model; choosing an executor should not
+    from training.forecasting.race import Plan, SeriesFit
+    from training.forecasting.series import Series
 
-EXECUTORS = ("local", "ray")
-Work = Callable[[list[Series]], list[SeriesFit]]
+
+class Executor(StrEnum):
+    """Where series are fitted."""
+
+    LOCAL = "local"  # a pool of processes on this machine
+    RAY = "ray"  # a local Ray, or a running cluster
+
+
+Work = Callable[["list[Series]"], "list[SeriesFit]"]
 
 
 class Runner(Protocol):
@@ -40,11 +49,13 @@ def fit_all(
     *,
     plan: Plan,
     workers: int,
-    executor: str = "local",
+    executor: Executor = Executor.LOCAL,
     ray_address: str | None = None,
     on_done: Callable[[int], None] = lambda n: None,
 ) -> list[SeriesFit]:
     """Race every series on ``executor`` with ``workers`` processes; results in input order."""
+    from training.forecasting.race import race
+
     work = partial(race, plan=plan)
     chunks = chunked(series, workers)
     done: dict[int, list[SeriesFit]] = {}
@@ -54,11 +65,10 @@ def fit_all(
     return [fit for index in range(len(chunks)) for fit in done[index]]
 
 
-def _runner(executor: str) -> Runner:
-    if executor == "local":
-        from training.forecasting.executors.local import run
-    elif executor == "ray":
-        from training.forecasting.executors.ray_cluster import run
-    else:
-        raise ValueError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+def _runner(executor: Executor) -> Runner:
+    match executor:
+        case Executor.LOCAL:
+            from training.forecasting.executors.local import run
+        case Executor.RAY:
+            from training.forecasting.executors.ray_cluster import run
     return run

@@ -1,0 +1,72 @@
+"""The whole training job against a real MLflow registry (SQLite): what it reports on the way and returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from mlflow import MlflowClient
+
+from gigcast.settings import CHAMPION_ALIAS
+from gigcast.taxonomy import Taxonomy
+from training.data.synth import synthesize
+from training.job import Hooks, JobConfig, run_job
+from training.pipeline import TrainConfig, TrainingError
+from training.registry.promotion import Basis
+
+
+@pytest.fixture
+def messy(tmp_path: Path) -> Path:
+    """A market with about 5% of its rows broken as real exports are."""
+    path = tmp_path / "postings.parquet"
+    synthesize(skills=4, weeks=30, seed=5, messy=0.05).postings.write_parquet(path)
+    return path
+
+
+def test_the_job_trains_registers_promotes_and_says_so_on_the_way(
+    messy: Path, taxonomy: Taxonomy, tmp_path: Path
+) -> None:
+    said: list[tuple[str, object]] = []
+    hooks = Hooks(
+        closed=lambda run_id: said.append(("closed", run_id)),
+        reading=lambda paths: said.append(("reading", list(paths))),
+        read=lambda result: said.append(("read", result.rows)),
+        fitting=lambda n: said.append(("fitting", n)),
+        fitted=lambda n: said.append(("fitted", n)),
+    )
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    quarantine = tmp_path / "out" / "quarantine.csv"
+    config = JobConfig(
+        paths=[messy],
+        taxonomy=taxonomy,
+        tracking_uri=uri,
+        quarantine=quarantine,
+        train=TrainConfig(horizon=8, workers=1),
+    )
+    done = run_job(config, hooks=hooks)
+
+    assert [what for what, _ in said[:3]] == ["reading", "read", "fitting"]
+    assert said[0][1] == [messy] and said[1][1] == done.ingested.rows
+    series = said[2][1]
+    assert series and sum(n for what, n in said if what == "fitted") == series  # type: ignore[misc]
+    assert 0 < done.ingested.quarantined.height == pl.read_csv(quarantine).height
+    assert done.promoted and done.verdict.basis is Basis.NO_CHAMPION and done.champion_before is None
+    client = MlflowClient(tracking_uri=uri)
+    assert (
+        str(client.get_model_version_by_alias("gigcast", CHAMPION_ALIAS).version) == done.registered.version
+    )
+    run = client.get_run(done.registered.run_id)
+    assert run.data.metrics["ingest_rows"] == done.ingested.rows
+    assert run.data.params["targets"] == "every target the data holds"
+    assert run.data.tags["gigcast.promoted"] == "true"
+
+
+def test_too_much_quarantined_stops_the_job_before_anything_is_logged(
+    messy: Path, taxonomy: Taxonomy, tmp_path: Path
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = JobConfig(paths=[messy], taxonomy=taxonomy, tracking_uri=uri, max_rejected=0.01)
+    with pytest.raises(TrainingError, match=r"of rows were quarantined, more than --max-rejected 1%"):
+        run_job(config)
+    assert MlflowClient(tracking_uri=uri).search_registered_models() == []

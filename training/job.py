@@ -1,0 +1,153 @@
+"""The training job: postings in, a registered model version out, promoted when it beats the champion.
+
+Ingest → check what was quarantined → train → write the bundle → log the run and register the
+bundle → judge it against the champion → promote it. ``gigcast-train run`` and the benchmarks
+call :func:`run_job`; what they show on the way comes through :class:`Hooks`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gigcast.bundle import write_bundle
+from gigcast.settings import MODEL_NAME
+from gigcast.taxonomy import Taxonomy
+from training.data.columns import Separator
+from training.data.ingest import IngestResult, ingest, write_quarantine
+from training.data.limits import Limits
+from training.pipeline import TrainConfig, Trained, TrainingError, train
+from training.plots import forecast_figures
+from training.registry.promotion import Basis, Verdict, judge
+from training.registry.tracking import (
+    DamagedChampionError,
+    Registered,
+    champion,
+    close_abandoned_runs,
+    log_training,
+    promote,
+    record_verdict,
+)
+
+__all__ = ["Hooks", "JobConfig", "JobResult", "run_job"]
+
+
+def _nothing(_: object) -> None:
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobConfig:
+    """What to train on, how, and where the run is logged."""
+
+    paths: Sequence[Path]  # postings files or directories
+    taxonomy: Taxonomy
+    tracking_uri: str
+    model_name: str = MODEL_NAME
+    columns: dict[str, str] = field(default_factory=dict)  # canonical column -> the export's own
+    separator: Separator = Separator.AUTO
+    limits: Limits = Limits()
+    quarantine: Path | None = None  # where quarantined rows are written, with their reasons
+    max_rejected: float = 0.2  # a larger share of rows quarantined stops the job
+    train: TrainConfig = field(default_factory=TrainConfig)
+    force_promote: bool = False  # promote even when the new version scores worse
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the job tells its caller as it goes; each does nothing unless given."""
+
+    closed: Callable[[str], None] = _nothing  # a run left RUNNING by a killed trainer, now FAILED
+    reading: Callable[[Sequence[Path]], None] = _nothing
+    read: Callable[[IngestResult], None] = _nothing
+    fitting: Callable[[int], None] = _nothing  # how many series are about to be fitted
+    fitted: Callable[[int], None] = _nothing  # how many series were just fitted
+
+
+@dataclass(frozen=True)
+class JobResult:
+    ingested: IngestResult
+    trained: Trained
+    registered: Registered
+    verdict: Verdict
+    promoted: bool
+    champion_before: str | None  # the version that was champion when the job judged, if any
+
+
+def run_job(config: JobConfig, *, hooks: Hooks = Hooks()) -> JobResult:
+    """Train on ``config.paths``, log and register the result, and promote it when it is better.
+
+    Raises IngestError when the input cannot be read, and TrainingError when too much of it was
+    quarantined, none of it was accepted, or what was accepted cannot be trained on.
+    """
+    for run_id in close_abandoned_runs(tracking_uri=config.tracking_uri):
+        hooks.closed(run_id)
+    hooks.reading(config.paths)
+    ingested = ingest(
+        config.paths,
+        taxonomy=config.taxonomy,
+        columns=config.columns,
+        limits=config.limits,
+        separator=config.separator,
+    )
+    if config.quarantine is not None:
+        write_quarantine(ingested.quarantined, config.quarantine)
+    hooks.read(ingested)
+    if ingested.rejected_share > config.max_rejected:
+        raise TrainingError(
+            f"{ingested.rejected_share:.1%} of rows were quarantined, more than --max-rejected "
+            f"{config.max_rejected:.0%}; see the reasons above"
+        )
+    if ingested.accepted.is_empty():
+        raise TrainingError("no posting was accepted; see the reasons above")
+    trained = train(
+        ingested.accepted,
+        taxonomy=ingested.taxonomy,
+        config=config.train,
+        on_start=hooks.fitting,
+        on_fitted=hooks.fitted,
+    )
+    registered = _log(config, ingested, trained)
+    uri, name = config.tracking_uri, config.model_name
+    try:
+        current = champion(tracking_uri=uri, model_name=name)
+        verdict = judge(trained.holdout, trained.metrics, current[1] if current else None)
+    except DamagedChampionError as exc:  # any whole version is better than one that cannot serve
+        current = None
+        verdict = Verdict(True, Basis.DAMAGED_CHAMPION, None, None, f"{exc}; the new version replaces it")
+    promoted = verdict.promote or config.force_promote
+    if promoted:
+        promote(tracking_uri=uri, model_name=name, version=registered.version)
+    record_verdict(tracking_uri=uri, run_id=registered.run_id, verdict=verdict, promoted=promoted)
+    return JobResult(ingested, trained, registered, verdict, promoted, current[0] if current else None)
+
+
+def _log(config: JobConfig, ingested: IngestResult, trained: Trained) -> Registered:
+    """Log the run with its inputs, scores and plots, and register its bundle."""
+    counts = {
+        "ingest_rows": ingested.rows,
+        "ingest_accepted": ingested.accepted.height,
+        "ingest_quarantined": ingested.quarantined.height,
+        **{f"quarantined_{reason}": n for reason, n in ingested.reasons().items()},
+    }
+    params = {
+        **config.train.params(),
+        "data": ", ".join(map(str, config.paths)),
+        "min_rate": str(config.limits.min_rate),
+        "max_rate": str(config.limits.max_rate),
+    }
+    if trained.reconciliation is not None:
+        params["demand_reconciliation"] = str(trained.reconciliation)
+    with tempfile.TemporaryDirectory() as folder:
+        return log_training(
+            tracking_uri=config.tracking_uri,
+            model_name=config.model_name,
+            bundle_dir=write_bundle(trained.bundle, Path(folder) / "bundle"),
+            params=params,
+            metrics={**trained.metrics, **{key: float(n) for key, n in counts.items()}},
+            tables={"scores": trained.scores, "holdout": trained.holdout, "quarantine": ingested.quarantined},
+            figures=forecast_figures(trained.scores, trained.history, trained.bundle),
+            example_skill=trained.bundle.skills["skill"][0],
+        )
