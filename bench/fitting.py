@@ -61,7 +61,7 @@ def timed_run(skills: int, weeks: int, workers: int, folder: Path) -> tuple[Timi
         marks["end"] = time.perf_counter()
 
     config = JobConfig(
-        paths=[postings],
+        sources=[postings],
         taxonomy=load_taxonomy(),
         tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
         model_name="bench",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -78,3 +81,41 @@ def register(uri: str, trained: Trained, folder: Path, *, damaged: bool = False)
         figures={},
         example_skill=trained.bundle.skills["skill"][0],
     ).version
+
+
+#: Where the tests find PostgreSQL; GIGCAST_REQUIRE_POSTGRES=1 (set by CI) fails them instead of
+#: skipping when it is not there.
+POSTGRES = os.environ.get("GIGCAST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """The PostgreSQL server's URI without a database; skips (or fails in CI) when it is down."""
+    import psycopg2
+
+    try:
+        psycopg2.connect(f"{POSTGRES}/postgres", connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        why = f"no PostgreSQL at {POSTGRES}: {str(exc).strip().splitlines()[0]}"
+        if os.environ.get("GIGCAST_REQUIRE_POSTGRES") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    return POSTGRES
+
+
+@pytest.fixture
+def database(postgres: str) -> Iterator[str]:
+    """A database of its own for one test, dropped after it: its URI."""
+    import psycopg2
+
+    name = f"gigcast_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(f"{postgres}/postgres")
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield f"{postgres}/{name}"
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        admin.close()

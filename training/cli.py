@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from gigcast.taxonomy import Taxonomy
+    from training.data.database import Source
     from training.data.ingest import IngestResult
     from training.data.synth import Outage
 
@@ -68,6 +69,13 @@ SkillSeparator = Annotated[
         help="How a text skills column lists skills; auto judges each file "
         "(a label such as 'Email, Phone & Chat Support' is not split on its comma)."
     ),
+]
+Table = Annotated[
+    str | None,
+    typer.Option(help="With a postgresql:// source: the table of postings (schema.table allowed)."),
+]
+Query = Annotated[
+    str | None, typer.Option(help='With a postgresql:// source: a query, e.g. "SELECT … FROM …".')
 ]
 Quarantine = Annotated[
     Path | None, typer.Option(help="Write quarantined rows, with reasons, to this .csv or .parquet file.")
@@ -132,8 +140,14 @@ def _outage(text: str) -> Outage:
 @app.command()
 def validate(
     paths: Annotated[
-        list[Path], typer.Argument(help="Postings files or directories (.csv, .parquet, .ndjson).")
+        list[str],
+        typer.Argument(
+            help="Postings files or directories (.csv, .parquet, .ndjson), or a postgresql:// URI "
+            "with --table or --query."
+        ),
     ],
+    table: Table = None,
+    query: Query = None,
     column: Columns = None,
     mapping: Mapping = None,
     taxonomy: TaxonomyFile = None,
@@ -149,8 +163,9 @@ def validate(
 
     Example: gigcast-train validate export.csv --column posted_at=published_on --json
     """
+    sources = _sources(paths, table, query)
     limits = _limits(min_rate, max_rate)
-    result = _ingest(paths, column, mapping, taxonomy, skill_separator, limits, quarantine)
+    result = _ingest(sources, column, mapping, taxonomy, skill_separator, limits, quarantine)
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
     else:
@@ -181,7 +196,7 @@ def plot(
 
     from training.plots import market_figure
 
-    result = _ingest(paths, column, mapping, taxonomy, skill_separator, Limits(), None)
+    result = _ingest(list(paths), column, mapping, taxonomy, skill_separator, Limits(), None)
     chosen = [result.taxonomy.canonical(s) for s in skill] if skill else _busiest(result.accepted, 4)
     beside = paths[0].with_name(f"{paths[0].stem}.truth.parquet")
     truth_path = truth or (beside if beside.is_file() else None)
@@ -193,7 +208,14 @@ def plot(
 
 @app.command()
 def run(
-    data: Annotated[list[Path], typer.Option(help="Postings file or directory; repeatable.")],
+    data: Annotated[
+        list[str],
+        typer.Option(
+            help="Postings file or directory, or a postgresql:// URI with --table or --query; repeatable."
+        ),
+    ],
+    table: Table = None,
+    query: Query = None,
     column: Columns = None,
     mapping: Mapping = None,
     taxonomy: TaxonomyFile = None,
@@ -227,6 +249,16 @@ def run(
     force_promote: Annotated[
         bool, typer.Option(help="Make the new version champion even if it scores worse.")
     ] = False,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep accepted postings here, by week; each run then reads from the database only rows "
+            "posted since the last one (less a week, for rows that arrive late)."
+        ),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option(help="With --store: read everything and fill the store anew.")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train on postings, log the run to MLflow, register the bundle as a model version.
@@ -236,18 +268,26 @@ def run(
 
     Example: gigcast-train run --data postings.parquet
     """
+    from training.data.database import DatabaseSource
     from training.forecasting.executors import default_workers
     from training.job import JobConfig, run_job
     from training.pipeline import TrainConfig
     from training.registry.tracking import has_champion
 
+    if full and store is None:
+        raise typer.BadParameter("--full refills a --store; give one", param_hint="--full")
+    sources = _sources(data, table, query)
+    if store is not None and not (len(sources) == 1 and isinstance(sources[0], DatabaseSource)):
+        raise typer.BadParameter(
+            "a store is filled from one postgresql:// --data source", param_hint="--store"
+        )
     uri = tracking_uri()
     if if_no_champion and has_champion(tracking_uri=uri, model_name=model_name):
         console.print(f"{model_name}@champion exists in {uri}: nothing to train")
         return
     with _exits():
         config = JobConfig(
-            paths=data,
+            sources=sources,
             taxonomy=_taxonomy(taxonomy),
             tracking_uri=uri,
             model_name=model_name,
@@ -264,6 +304,8 @@ def run(
                 ray_address=ray_address,
             ),
             force_promote=force_promote,
+            store=store,
+            full=full,
         )
         with report.JobDisplay(console, quiet=quiet) as display:
             done = run_job(config, hooks=display.hooks())
@@ -349,12 +391,14 @@ def _exits() -> Iterator[None]:
     from rich.markup import escape
 
     from training.data.columns import ColumnError
+    from training.data.database import DatabaseError
     from training.data.ingest import IngestError
+    from training.data.store import StoreError
     from training.pipeline import TrainingError
 
     try:
         yield
-    except (IngestError, ColumnError) as exc:
+    except (IngestError, ColumnError, DatabaseError, StoreError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     except TrainingError as exc:
@@ -362,8 +406,25 @@ def _exits() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _sources(values: list[str], table: str | None, query: str | None) -> list[Source]:
+    """Each ``--data`` value as a file or directory, or as the database table or query it names."""
+    from training.data.database import DatabaseSource, is_database
+
+    databases = [value for value in values if is_database(value)]
+    if (table or query) and not databases:
+        raise typer.BadParameter("--table and --query read from a postgresql:// source; none was given")
+    if databases and not (table or query):
+        raise typer.BadParameter("a postgresql:// source needs --table NAME or --query SQL")
+    if table and query:
+        raise typer.BadParameter("give --table or --query, not both", param_hint="--query")
+    return [
+        DatabaseSource(uri=value, table=table, query=query) if is_database(value) else Path(value)
+        for value in values
+    ]
+
+
 def _ingest(
-    paths: list[Path],
+    sources: list[Source],
     column: list[str] | None,
     mapping: Path | None,
     taxonomy: Path | None,
@@ -372,11 +433,12 @@ def _ingest(
     quarantine: Path | None,
 ) -> IngestResult:
     """Ingest with the shared flags, as validate and plot do."""
+    from training.data.database import named
     from training.data.ingest import ingest, write_quarantine
 
-    with _exits(), console.status(f"reading {', '.join(map(str, paths))}"):
+    with _exits(), console.status(f"reading {', '.join(map(named, sources))}"):
         result = ingest(
-            paths,
+            sources,
             taxonomy=_taxonomy(taxonomy),
             columns=_columns(column, mapping),
             limits=limits,

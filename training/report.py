@@ -19,10 +19,10 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     import polars as pl
 
+    from training.data.database import Source
     from training.data.ingest import IngestResult
     from training.job import Hooks, JobResult
 
@@ -113,8 +113,10 @@ class JobDisplay:
             fitted=self.fitted,
         )
 
-    def reading(self, paths: Sequence[Path]) -> None:
-        self.status.update(f"reading {', '.join(map(str, paths))}")
+    def reading(self, sources: Sequence[Source]) -> None:
+        from training.data.database import named
+
+        self.status.update(f"reading {', '.join(map(named, sources))}")
         self.status.start()
 
     def read(self, result: IngestResult) -> None:

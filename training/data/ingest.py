@@ -8,8 +8,9 @@ columns, and original values are read back only for the rows that were quarantin
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from gigcast.countries import to_alpha2
 from gigcast.taxonomy import Taxonomy
 from training.data import normalise
 from training.data.columns import KEPT, ColumnError, Separator, resolve
+from training.data.database import DatabaseError, DatabaseSource, copy_to_parquet
 from training.data.limits import Limits
 from training.data.sources import (
     READ_ERRORS,
@@ -106,7 +108,7 @@ class IngestResult:
 
 
 def ingest(
-    paths: Sequence[Path],
+    sources: Sequence[Path | DatabaseSource],
     *,
     taxonomy: Taxonomy,
     columns: dict[str, str] | None = None,
@@ -114,15 +116,43 @@ def ingest(
     separator: Separator = Separator.AUTO,
     now: datetime | None = None,
 ) -> IngestResult:
-    """Validate and normalise the postings of ``paths`` (files or directories).
+    """Validate and normalise the postings of ``sources``: files, directories, database tables or queries.
 
+    A database source is copied to a Parquet file first and read as one, under its own label.
     ``separator`` says how a text skills column lists skills; by default it is judged per file.
-    Raises IngestError, naming the file, for any input that cannot be read.
+    Raises IngestError, naming the file or database, for any input that cannot be read.
     """
     try:
-        return _ingest(paths, taxonomy, columns or {}, limits, separator, now or datetime.now(UTC))
-    except (SourceError, ColumnError) as exc:
+        with tempfile.TemporaryDirectory(prefix="gigcast-rows-") as scratch:
+            paths, labels = _staged(sources, Path(scratch))
+            result = _ingest(paths, taxonomy, columns or {}, limits, separator, now or datetime.now(UTC))
+    except (SourceError, ColumnError, DatabaseError) as exc:
         raise IngestError(str(exc)) from None
+    return _relabelled(result, labels) if labels else result
+
+
+def _staged(sources: Sequence[Path | DatabaseSource], scratch: Path) -> tuple[list[Path], dict[str, str]]:
+    """Paths to read for ``sources``, database rows copied into ``scratch``; each copy's label."""
+    paths: list[Path] = []
+    labels: dict[str, str] = {}
+    for index, source in enumerate(sources):
+        if isinstance(source, DatabaseSource):
+            copy = scratch / f"{index}.parquet"
+            copy_to_parquet(source, copy)
+            labels[str(copy)] = source.label
+            source = copy
+        paths.append(source)
+    return paths, labels
+
+
+def _relabelled(result: IngestResult, labels: dict[str, str]) -> IngestResult:
+    """``result`` with each database copy named by its source's label."""
+    return replace(
+        result,
+        quarantined=result.quarantined.with_columns(pl.col("source").replace(labels)),
+        columns={labels.get(path, path): found for path, found in result.columns.items()},
+        separators={labels.get(path, path): how for path, how in result.separators.items()},
+    )
 
 
 def write_quarantine(quarantined: pl.DataFrame, path: Path) -> None:
