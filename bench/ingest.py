@@ -168,37 +168,32 @@ def postgres(
     read_parquet: dict[str, float],
 ) -> None:
     """The same rows in a fresh PostgreSQL database: ingested, and read raw two ways."""
-    import psycopg2
+    import psycopg
 
     from training.data.database import masked
 
     admin_uri = in_database(server, "postgres")
     try:
-        admin = psycopg2.connect(admin_uri, connect_timeout=5)
-    except psycopg2.OperationalError as exc:
+        admin = psycopg.connect(admin_uri, connect_timeout=5, autocommit=True)
+    except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"PostgreSQL at {masked(server)} not reachable ({reason}): database figures skipped")
         return
-    admin.autocommit = True
     name = f"gigcast_bench_{uuid.uuid4().hex[:12]}"
     uri = in_database(server, name)
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.execute(f'CREATE DATABASE "{name}"')
     try:
         start = time.perf_counter()
         columns = ", ".join(f'"{column}" {SQL_TYPES[str(dtype)]}' for column, dtype in schema.items())
-        connection = psycopg2.connect(uri)
-        try:
-            with connection, connection.cursor() as cursor, csv.open(encoding="utf-8") as text:
-                cursor.execute(f"CREATE TABLE postings ({columns})")
-                cursor.copy_expert("COPY postings FROM STDIN WITH (FORMAT csv, HEADER true)", text)
+        with psycopg.connect(uri, autocommit=True) as connection:
+            connection.execute(f"CREATE TABLE postings ({columns})")
+            load = "COPY postings FROM STDIN WITH (FORMAT csv, HEADER true)"
+            with connection.cursor() as cursor, cursor.copy(load) as copy, csv.open("rb") as data:
+                while chunk := data.read(1 << 20):
+                    copy.write(chunk)
             loaded = time.perf_counter() - start
             # Every read below then finds the same pages: hint bits set, visibility map written.
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM (FREEZE, ANALYZE) postings")
-        finally:
-            connection.close()
+            connection.execute("VACUUM (FREEZE, ANALYZE) postings")
         print(f"loaded into PostgreSQL {masked(server)} (COPY from the CSV) in {loaded:.1f} s, then vacuumed")
 
         from_table = measure(OURS_DATABASE, uri)
@@ -255,8 +250,7 @@ def postgres(
             "ingest", f"{what}: peak RSS", copied["peak_mb"], "MB", "connectorx whole read", whole["peak_mb"]
         )
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
 

@@ -91,11 +91,11 @@ POSTGRES = os.environ.get("GIGCAST_TEST_POSTGRES", "postgresql://postgres@127.0.
 @pytest.fixture(scope="session")
 def postgres() -> str:
     """The PostgreSQL server's URI without a database; skips (or fails in CI) when it is down."""
-    import psycopg2
+    import psycopg
 
     try:
-        psycopg2.connect(f"{POSTGRES}/postgres", connect_timeout=3).close()
-    except psycopg2.OperationalError as exc:
+        psycopg.connect(f"{POSTGRES}/postgres", connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
         why = f"no PostgreSQL at {POSTGRES}: {str(exc).strip().splitlines()[0]}"
         if os.environ.get("GIGCAST_REQUIRE_POSTGRES") == "1":
             pytest.fail(why)
@@ -106,16 +106,12 @@ def postgres() -> str:
 @pytest.fixture
 def database(postgres: str) -> Iterator[str]:
     """A database of its own for one test, dropped after it: its URI."""
-    import psycopg2
+    import psycopg
 
     name = f"gigcast_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(f"{postgres}/postgres")
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield f"{postgres}/{name}"
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        admin.close()
+    with psycopg.connect(f"{postgres}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{postgres}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -1,4 +1,4 @@
-"""The dependency direction holds: contracts ← training, contracts ← service, stubs ← client.
+"""The dependency direction holds: contracts ← training, contracts ← service, stubs and query ← client.
 
 Inside training the data flows one way too: data and forecasting stand alone, market builds on
 both, the registry knows none of them, and only the pipeline and the job bring them together.

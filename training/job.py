@@ -115,7 +115,8 @@ def run_job(config: JobConfig, *, hooks: Hooks = Hooks()) -> JobResult:
             f"{ingested.rejected_share:.1%} of rows were quarantined, more than --max-rejected "
             f"{config.max_rejected:.0%}; see the reasons above"
         )
-    postings, taxonomy, kept = ingested.accepted, ingested.taxonomy, dict[str, str]()
+    kept: dict[str, str] = {}  # what the run logs of the store
+    postings, taxonomy = ingested.accepted, ingested.taxonomy
     if config.store is not None:
         postings, taxonomy, kept = _kept(config, config.store, ingested, read_since)
     if postings.is_empty():

@@ -166,3 +166,18 @@ def until(check: Callable[[], bool], seconds: float) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def in_group(pgid: int) -> set[int]:
+    """The running processes of process group ``pgid``: a server and whatever it started."""
+    found = set()
+    for folder in Path("/proc").iterdir():
+        if not folder.name.isdigit():
+            continue
+        try:
+            fields = (folder / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            found.add(int(folder.name))
+    return found

@@ -3,22 +3,24 @@ connection, bad credentials. Each test gets a database of its own (``database`` 
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from pathlib import Path
 
 import adbc_driver_postgresql.dbapi
 import polars as pl
-import psycopg2
+import psycopg
 import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from gigcast.settings import EXPERIMENT_NAME
+from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME
 from gigcast.taxonomy import Taxonomy
+from gigcast.v1 import forecast_pb2 as pb
+from service.store import fetch
 from tests.conftest import END
+from tests.serving import LOOPBACK, started
 from training.cli import app
 from training.data.database import DatabaseError, DatabaseSource, copy_to_parquet, masked
 from training.data.ingest import IngestError, ingest
@@ -31,9 +33,9 @@ def load(uri: str, table: str, frame: pl.DataFrame) -> None:
 
 
 def execute(uri: str, *statements: str) -> None:
-    with psycopg2.connect(uri) as connection, connection.cursor() as cursor:
+    with psycopg.connect(uri) as connection:
         for statement in statements:
-            cursor.execute(statement)
+            connection.execute(statement)
 
 
 @pytest.fixture(scope="module")
@@ -141,9 +143,8 @@ def test_a_connection_dropped_mid_read_is_one_line_and_leaves_no_file(database: 
     reader.start()
     name = database.rpartition("/")[2]
     watching = f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}' AND query LIKE '%pg_sleep(30)%'"
-    admin = psycopg2.connect(database)
-    admin.autocommit = True  # each look at pg_stat_activity sees it anew, not a transaction's snapshot
-    with contextlib.closing(admin), admin.cursor() as cursor:
+    # autocommit: each look at pg_stat_activity sees it anew, not a transaction's snapshot
+    with psycopg.connect(database, autocommit=True) as admin, admin.cursor() as cursor:
         for _ in range(100):  # until the read is running
             cursor.execute(watching + " AND pid <> pg_backend_pid()")
             if cursor.fetchall():
@@ -178,7 +179,7 @@ def test_a_database_source_needs_a_table_or_a_query() -> None:
         DatabaseSource(uri="postgresql://postgres@127.0.0.1/test", table="a", query="SELECT 1")
 
 
-def test_run_trains_from_a_table_and_never_logs_the_password(
+def test_run_trains_from_a_table_serves_and_never_logs_the_password(
     database: str, postings: pl.DataFrame, tmp_path: Path
 ) -> None:
     load(database, "postings", postings)
@@ -192,3 +193,11 @@ def test_run_trains_from_a_table_and_never_logs_the_password(
     (run,) = client.search_runs([client.get_experiment_by_name(EXPERIMENT_NAME).experiment_id])
     assert run.data.params["data"] == f"{masked(with_password)} table postings"
     assert "s3cret-pw" not in str(run.data.params) and run.data.tags["gigcast.promoted"] == "true"
+
+    # and the champion it made serves: loaded from the registry, answering over gRPC
+    model = fetch(tracking_uri=uri, name="gigcast", alias=CHAMPION_ALIAS, cache_dir=tmp_path / "cache")
+    with started(LOOPBACK) as running:
+        running.store.swap(model)
+        skill = next(iter(model.index.skills))
+        answer = running.stub.EstimateRate(pb.EstimateRateRequest(skill=skill), timeout=5)
+    assert answer.model.version == "1" and 0 < answer.p10 < answer.p50 < answer.p90
