@@ -170,7 +170,7 @@ def postgres(
     """The same rows in a fresh PostgreSQL database: ingested, and read raw two ways."""
     import psycopg
 
-    from training.data.database import masked
+    from gigcast.uris import masked
 
     admin_uri = in_database(server, "postgres")
     try:

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from gigcast.settings import CHAMPION_ALIAS, DEFAULT_PORT, MODEL_NAME, tracking_uri
+from gigcast.uris import masked
 from service.logs import LogFormat, configure_logging
 from service.server import THREADS, ServeConfig
 
@@ -162,7 +163,8 @@ def run(config: ServeConfig) -> int:
         serve(config)
     except (MlflowException, BundleError, ModelNotFoundError, NothingToServeError) as exc:
         print(
-            f"gigcast-serve: cannot load {config.name}@{config.alias} from {config.tracking_uri}: {exc}",
+            f"gigcast-serve: cannot load {config.name}@{config.alias} "
+            f"from {masked(config.tracking_uri)}: {exc}",
             file=sys.stderr,
         )
         return 1

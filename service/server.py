@@ -27,6 +27,7 @@ from grpc_health.v1.health import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from gigcast.registry import version_by_alias
+from gigcast.uris import masked
 from gigcast.v1 import forecast_pb2 as pb
 from service import handlers, metrics
 from service.answers import Answers
@@ -253,7 +254,7 @@ def serve(config: ServeConfig) -> None:
         where,
         config.name,
         config.alias,
-        config.tracking_uri,
+        masked(config.tracking_uri),
         extra={"address": where, "tls": config.tls_cert is not None, "auth": bool(config.auth_tokens)},
     )
     try:

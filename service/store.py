@@ -16,6 +16,7 @@ from pathlib import Path
 from gigcast.bundle import MANIFEST_FILE, BundleError, read_bundle
 from gigcast.lookup import ForecastIndex
 from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
+from gigcast.uris import masked
 from service import metrics
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ def fetch(*, tracking_uri: str, name: str, alias: str, cache_dir: Path) -> Loade
     try:
         version = version_by_alias(tracking_uri=tracking_uri, name=name, alias=alias)
     except Exception as exc:  # the registry is a network service and fails in many ways
-        return _fallback(tracking_uri, name, alias, cache_dir, exc, f"registry {tracking_uri} did not answer")
+        return _fallback(
+            tracking_uri, name, alias, cache_dir, exc, f"registry {masked(tracking_uri)} did not answer"
+        )
     if version is None:
         raise ModelNotFoundError(f"the registry has no {name}@{alias}; train one with gigcast-train run")
     try:

@@ -14,7 +14,9 @@ import typer
 from rich.console import Console
 
 from gigcast.bundle import Target
+from gigcast.query import MAX_HORIZON_WEEKS
 from gigcast.settings import MODEL_NAME, tracking_uri
+from gigcast.uris import masked
 from gigcast.weeks import monday_of
 from training import report
 from training.data.columns import Separator
@@ -227,8 +229,9 @@ def run(
         float, typer.Option(min=0.0, max=1.0, help="Stop when a larger share of rows is quarantined.")
     ] = 0.2,
     horizon: Annotated[
-        int, typer.Option(min=1, max=52, help="Weeks to forecast (the service serves up to 52).")
-    ] = 52,
+        int,
+        typer.Option(min=1, max=MAX_HORIZON_WEEKS, help="Weeks to forecast, as far as the service serves."),
+    ] = MAX_HORIZON_WEEKS,
     target: Annotated[
         list[Target] | None,
         typer.Option(
@@ -283,7 +286,7 @@ def run(
         )
     uri = tracking_uri()
     if if_no_champion and has_champion(tracking_uri=uri, model_name=model_name):
-        console.print(f"{model_name}@champion exists in {uri}: nothing to train")
+        console.print(f"{model_name}@champion exists in {masked(uri)}: nothing to train")
         return
     with _exits():
         config = JobConfig(
@@ -313,7 +316,7 @@ def run(
         report.metrics_table(model_name, done.registered.version, done.promoted, done.trained.metrics)
     )
     console.print(report.outcome(done))
-    console.print(f"MLflow run {done.registered.run_id} in {uri}")
+    console.print(f"MLflow run {done.registered.run_id} in {masked(uri)}")
 
 
 @app.command("promote")
@@ -382,12 +385,13 @@ def _limits(min_rate: float, max_rate: float) -> Limits:
     try:
         return Limits(min_rate=min_rate, max_rate=max_rate)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--min-rate") from None
+        raise typer.BadParameter(str(exc), param_hint="--min-rate/--max-rate") from None
 
 
 @contextlib.contextmanager
 def _exits() -> Iterator[None]:
     """Input that cannot be read is one line and exit 2; data that cannot be trained on, exit 1."""
+    from mlflow.exceptions import MlflowException
     from rich.markup import escape
 
     from training.data.columns import ColumnError
@@ -398,9 +402,12 @@ def _exits() -> Iterator[None]:
 
     try:
         yield
-    except (IngestError, ColumnError, DatabaseError, StoreError) as exc:
+    except (IngestError, ColumnError, DatabaseError, StoreError, OSError) as exc:  # OSError: a file we write
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
+    except MlflowException as exc:  # a registry that is down or refuses
+        console.print(f"[red]error:[/] MLflow: {escape(str(exc).splitlines()[0])}", highlight=False)
+        raise typer.Exit(1) from None
     except TrainingError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None

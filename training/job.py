@@ -148,9 +148,7 @@ def _incremental(config: JobConfig) -> tuple[list[Source], datetime | None]:
     assert config.store is not None
     (source,) = config.sources
     assert isinstance(source, DatabaseSource)
-    if config.full:
-        clear(config.store)
-    state = read_state(config.store)
+    state = None if config.full else read_state(config.store)
     if state is None:
         return [source], None
     if state.source != source.label:
@@ -172,15 +170,17 @@ def _kept(
     (source,) = config.sources
     known = {skill.id for skill in config.taxonomy.skills}
     labels = {s.id: s.display_name for s in ingested.taxonomy.skills if s.id not in known}
+    if config.full:  # only now that the new read is whole
+        clear(store)
     state = merge(store, source=named(source), accepted=ingested.accepted, labels=labels)
     postings = stored(store)
     logged = {
         "store": str(store),
         "read_since": read_since.isoformat() if read_since else "everything",
-        "watermark": state.watermark.isoformat(),
+        "watermark": state.watermark.isoformat() if state else "",
         "store_postings": str(postings.height),
     }
-    return postings, config.taxonomy.with_labels(state.labels), logged
+    return postings, config.taxonomy.with_labels(state.labels if state else {}), logged
 
 
 def _log(config: JobConfig, ingested: IngestResult, trained: Trained, kept: dict[str, str]) -> Registered:

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from gigcast.bundle import INTERVAL_COVERAGE, MARKET, SCHEMAS, Bundle, Manifest, Target, check_bundle
+from gigcast.query import MAX_HORIZON_WEEKS
 from gigcast.taxonomy import UNCATEGORISED, Taxonomy
 from training.data.normalise import slugs
 from training.data.panels import (
@@ -64,7 +65,7 @@ class TrainingError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    horizon: int = 52  # weeks to forecast; served only as far as the backtest reached
+    horizon: int = MAX_HORIZON_WEEKS  # weeks to forecast; served only as far as the backtest reached
     targets: tuple[Target, ...] | None = None  # None: every target the data holds
     min_weeks: int = 12  # fewer weeks of postings than this, and a skill borrows its category's demand
     workers: int = field(default_factory=default_workers)

@@ -12,14 +12,17 @@ never shown: every label and error names the database by its URI with the passwo
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 import polars as pl
+
+from gigcast.uris import masked
 
 if TYPE_CHECKING:
     from adbc_driver_manager.dbapi import Connection
@@ -34,15 +37,6 @@ class DatabaseError(ValueError):
 
 def is_database(text: str) -> bool:
     return urlsplit(text).scheme in SCHEMES
-
-
-def masked(uri: str) -> str:
-    """``uri`` with its password, if any, shown as ``***``."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + parts.netloc.rpartition("@")[2]))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,14 +58,18 @@ class DatabaseSource:
     @property
     def label(self) -> str:
         """How the source is named in summaries, quarantine and MLflow: no password."""
-        return f"{masked(self.uri)} {f'table {self.table}' if self.table else 'query'}"
+        if self.table:
+            return f"{masked(self.uri)} table {self.table}"
+        digest = hashlib.blake2b(str(self.query).encode(), digest_size=4).hexdigest()
+        return f"{masked(self.uri)} query {digest}"  # another query is another source
 
     def sql(self) -> str:
         rows = f"SELECT * FROM {_identifier(self.table)}" if self.table else str(self.query).rstrip("; \n")
         if self.since is None:
             return rows
         column, moment = self.since
-        return f"SELECT * FROM ({rows}) AS postings WHERE {_identifier(column)} >= '{moment.isoformat()}'"
+        since = f"'{moment.isoformat()}'::timestamptz"  # a column that holds no times fails, never misreads
+        return f"SELECT * FROM ({rows}) AS postings WHERE {_identifier(column)} >= {since}"
 
 
 #: Where postings are read from: a file or directory, or a database's table or query.
@@ -138,5 +136,8 @@ def _connected(source: DatabaseSource) -> Iterator[Connection]:
 def _first_line(error: Exception, uri: str) -> str:
     """The driver's message, first line only, with the password masked wherever it appears."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    password = urlsplit(uri).password
-    return text.replace(password, "***") if password else text
+    parts = urlsplit(uri)
+    for password in [parts.password, *parse_qs(parts.query).get("password", [])]:
+        if password:
+            text = text.replace(password, "***")
+    return text

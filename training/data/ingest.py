@@ -122,27 +122,30 @@ def ingest(
     ``separator`` says how a text skills column lists skills; by default it is judged per file.
     Raises IngestError, naming the file or database, for any input that cannot be read.
     """
+    labels: dict[str, str] = {}  # each database copy's path -> its source's label
     try:
         with tempfile.TemporaryDirectory(prefix="gigcast-rows-") as scratch:
-            paths, labels = _staged(sources, Path(scratch))
+            paths = _staged(sources, Path(scratch), labels)
             result = _ingest(paths, taxonomy, columns or {}, limits, separator, now or datetime.now(UTC))
-    except (SourceError, ColumnError, DatabaseError) as exc:
-        raise IngestError(str(exc)) from None
+    except (SourceError, ColumnError, DatabaseError, IngestError) as exc:
+        message = str(exc)
+        for path, label in labels.items():
+            message = message.replace(path, label)
+        raise IngestError(message) from None
     return _relabelled(result, labels) if labels else result
 
 
-def _staged(sources: Sequence[Path | DatabaseSource], scratch: Path) -> tuple[list[Path], dict[str, str]]:
-    """Paths to read for ``sources``, database rows copied into ``scratch``; each copy's label."""
+def _staged(sources: Sequence[Path | DatabaseSource], scratch: Path, labels: dict[str, str]) -> list[Path]:
+    """Paths to read for ``sources``, each database's rows copied into ``scratch`` under its label."""
     paths: list[Path] = []
-    labels: dict[str, str] = {}
     for index, source in enumerate(sources):
         if isinstance(source, DatabaseSource):
             copy = scratch / f"{index}.parquet"
-            copy_to_parquet(source, copy)
             labels[str(copy)] = source.label
+            copy_to_parquet(source, copy)
             source = copy
         paths.append(source)
-    return paths, labels
+    return paths
 
 
 def _relabelled(result: IngestResult, labels: dict[str, str]) -> IngestResult:

@@ -59,13 +59,16 @@ def stored(store: Path) -> pl.DataFrame:
     return pl.read_parquet(files).sort("posted_at", "posting_id")
 
 
-def merge(store: Path, *, source: str, accepted: pl.DataFrame, labels: dict[str, str]) -> State:
+def merge(store: Path, *, source: str, accepted: pl.DataFrame, labels: dict[str, str]) -> State | None:
     """Put ``accepted`` into the store, each posting replacing a stored one of the same id.
 
     Only the weeks ``accepted`` touches are written, each to a scratch file renamed into place.
+    Returns the store's state; None while it holds nothing.
     """
     store.mkdir(parents=True, exist_ok=True)
     before = read_state(store)
+    if accepted.is_empty():
+        return before
     ids = accepted["posting_id"]
     weeks = accepted.with_columns(week=pl.col("posted_at").dt.truncate("1w").dt.date())
     for week in sorted(set(weeks["week"].to_list()) | _weeks_holding(store, ids)):
@@ -79,11 +82,10 @@ def merge(store: Path, *, source: str, accepted: pl.DataFrame, labels: dict[str,
             continue
         rows.write_parquet(scratch)
         os.replace(scratch, path)
-    latest = accepted["posted_at"].max() if accepted.height else None
-    times = [t for t in (before.watermark if before else None, latest) if isinstance(t, datetime)]
-    if not times:
-        raise StoreError(f"{store}: no posting to store yet")
-    state = State(source, max(times), {**(before.labels if before else {}), **labels})
+    latest = accepted["posted_at"].max()
+    assert isinstance(latest, datetime)
+    watermark = max(before.watermark, latest) if before else latest
+    state = State(source, watermark, {**(before.labels if before else {}), **labels})
     scratch = store / f"{STATE_FILE}.{os.getpid()}"
     raw = {"source": state.source, "watermark": state.watermark.isoformat(), "labels": state.labels}
     scratch.write_text(json.dumps(raw, indent=2), encoding="utf-8")

@@ -14,7 +14,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from gigcast.bundle import Target
+from gigcast.bundle import INTERVAL_COVERAGE, Target
 from training.forecasting import backtest
 from training.forecasting.backtest import Bucket, bucket_of, served_buckets
 from training.forecasting.race import SeriesFit
@@ -39,7 +39,7 @@ class Calibrated:
     coverage_by_bucket: dict[str, float] = field(default_factory=dict)
 
 
-def calibrate(fits: list[SeriesFit], *, horizon: int, level: float = 0.8) -> list[Calibrated]:
+def calibrate(fits: list[SeriesFit], *, horizon: int, level: float = INTERVAL_COVERAGE) -> list[Calibrated]:
     """Intervals for every fit of one target, and how well they covered in the backtest."""
     if not fits:
         return []

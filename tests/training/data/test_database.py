@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import adbc_driver_postgresql.dbapi
@@ -17,14 +18,18 @@ from typer.testing import CliRunner
 
 from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME
 from gigcast.taxonomy import Taxonomy
+from gigcast.uris import masked
 from gigcast.v1 import forecast_pb2 as pb
 from service.store import fetch
 from tests.conftest import END
 from tests.serving import LOOPBACK, started
 from training.cli import app
-from training.data.database import DatabaseError, DatabaseSource, copy_to_parquet, masked
+from training.data.columns import KEPT
+from training.data.database import DatabaseError, DatabaseSource, copy_to_parquet
 from training.data.ingest import IngestError, ingest
+from training.data.store import merge, stored
 from training.data.synth import synthesize
+from training.job import JobConfig, run_job
 
 
 def load(uri: str, table: str, frame: pl.DataFrame) -> None:
@@ -201,3 +206,48 @@ def test_run_trains_from_a_table_serves_and_never_logs_the_password(
         skill = next(iter(model.index.skills))
         answer = running.stub.EstimateRate(pb.EstimateRateRequest(skill=skill), timeout=5)
     assert answer.model.version == "1" and 0 < answer.p10 < answer.p50 < answer.p90
+
+
+def test_errors_name_the_database_not_its_copy_and_queries_are_told_apart(
+    database: str, taxonomy: Taxonomy
+) -> None:
+    execute(database, "CREATE TABLE postings (id integer, title text)")
+    source = DatabaseSource(uri=database, table="postings")
+    with pytest.raises(IngestError) as raised:
+        ingest([source], taxonomy=taxonomy)
+    assert str(raised.value).startswith(f"{source.label}: missing required columns")
+    assert "gigcast-rows-" not in str(raised.value)
+    first, second = (DatabaseSource(uri=database, query=q) for q in ("SELECT 1", "SELECT 2"))
+    assert first.label != second.label
+
+
+def test_a_full_read_that_fails_leaves_the_store_as_it_was(
+    database: str, taxonomy: Taxonomy, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    kept = (
+        pl.DataFrame(
+            {"posting_id": ["a"], "posted_at": [datetime(2026, 11, 2, tzinfo=UTC)], "skills": [["rag"]]}
+        )
+        .with_columns(
+            hourly_rate=pl.lit(40.0),
+            is_hourly=pl.lit(True),
+            budget_usd=pl.lit(None, pl.Float64),
+            experience_level=pl.lit("expert"),
+            country=pl.lit("US"),
+            category=pl.lit(None, pl.String),
+        )
+        .select(KEPT)
+    )
+    source = DatabaseSource(uri=database, table="missing")
+    merge(store, source=source.label, accepted=kept, labels={})
+    config = JobConfig(
+        sources=[source],
+        taxonomy=taxonomy,
+        tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
+        store=store,
+        full=True,
+    )
+    with pytest.raises(IngestError, match="does not exist"):
+        run_job(config)
+    assert stored(store)["posting_id"].to_list() == ["a"]
