@@ -30,6 +30,7 @@ __all__ = [
     "read_level",
     "read_query",
     "read_skill",
+    "read_text",
     "read_week",
 ]
 
@@ -104,7 +105,7 @@ def read_query(
 
 def read_skill(text: str) -> str:
     """The skill as asked; it must hold more than spaces."""
-    _check_length("skill", text)
+    read_text("skill", text)
     if not text.strip():
         raise QueryError("skill", "must not be empty")
     return text
@@ -118,7 +119,7 @@ def read_level(value: ExperienceLevel | str | int | None) -> ExperienceLevel | N
         if value not in LEVEL_NUMBERS:
             raise QueryError("experience_level", f"unknown value {value}")
         return LEVEL_NUMBERS[value]
-    _check_length("experience_level", value)
+    read_text("experience_level", value)
     name = value.strip().lower()
     if not name:
         return None
@@ -131,7 +132,7 @@ def read_level(value: ExperienceLevel | str | int | None) -> ExperienceLevel | N
 
 def read_country(text: str) -> str | None:
     """The ISO 3166-1 alpha-2 code of a country code or English name; empty text is all markets."""
-    _check_length("country", text)
+    read_text("country", text)
     if not text.strip():
         return None
     code = to_alpha2(text)
@@ -142,7 +143,7 @@ def read_country(text: str) -> str | None:
 
 def read_week(text: str) -> date | None:
     """The day of an ISO date (YYYY-MM-DD); empty text is the first week after the data."""
-    _check_length("week", text)
+    read_text("week", text)
     if not text.strip():
         return None
     try:
@@ -169,6 +170,8 @@ def quoted(text: str) -> str:
     return repr(text if len(text) <= QUOTED_TEXT else text[:QUOTED_TEXT] + "…")
 
 
-def _check_length(field: str, text: str) -> None:
+def read_text(field: str, text: str) -> str:
+    """A text field stripped, refused past ``MAX_TEXT`` characters before anything reads it."""
     if len(text) > MAX_TEXT:
         raise QueryError(field, f"at most {MAX_TEXT} characters, got {len(text):,}")
+    return text.strip()

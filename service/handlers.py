@@ -17,13 +17,13 @@ from gigcast.bundle import Target
 from gigcast.lookup import Basis, BasisSource, DemandPoint, RateEstimate, SkillEntry, WeekOutOfRangeError
 from gigcast.query import (
     DEFAULT_HORIZON_WEEKS,
-    MAX_TEXT,
     ExperienceLevel,
     QueryError,
     read_country,
     read_horizon,
     read_level,
     read_skill,
+    read_text,
     read_week,
 )
 from gigcast.v1 import forecast_pb2 as pb
@@ -322,9 +322,10 @@ def _require(model: LoadedModel, target: Target) -> None:
 
 def _text(field_name: str, text: str) -> str:
     """A text field stripped, refused past ``MAX_TEXT`` characters before anything reads it."""
-    if len(text) > MAX_TEXT:
-        raise invalid(field_name, f"at most {MAX_TEXT} characters, got {len(text):,}")
-    return text.strip()
+    try:
+        return read_text(field_name, text)
+    except QueryError as error:
+        raise invalid_query(error) from None
 
 
 def _skill(model: LoadedModel, text: str) -> SkillEntry:

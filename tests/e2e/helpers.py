@@ -112,28 +112,35 @@ def kill(process: subprocess.Popen[str]) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state, ppid, pgrp, ...); None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def _live() -> Iterator[tuple[int, list[str]]]:
+    """Every process that has not exited (a zombie nobody reaped yet has), with its stat fields."""
+    for folder in Path("/proc").iterdir():
+        if folder.name.isdigit() and (fields := _stat(folder.name)) and fields[0] not in ("Z", "X"):
+            yield int(folder.name), fields
+
+
 def running(pid: int) -> bool:
     """Whether ``pid`` is a process that has not exited: a zombie nobody reaped yet has."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def spawned_by(parent: int) -> set[int]:
     """The running processes ``parent`` started with multiprocessing's spawn (not its helpers)."""
     found = set()
-    for folder in Path("/proc").iterdir():
-        if not folder.name.isdigit():
-            continue
-        try:
-            ppid = int((folder / "stat").read_text().rpartition(")")[2].split()[1])
-            cmdline = (folder / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and b"spawn_main" in cmdline and running(int(folder.name)):
-            found.add(int(folder.name))
+    for pid, fields in _live():
+        if int(fields[1]) == parent:
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.add(pid)
     return found
 
 
@@ -170,14 +177,4 @@ def until(check: Callable[[], bool], seconds: float) -> bool:
 
 def in_group(pgid: int) -> set[int]:
     """The running processes of process group ``pgid``: a server and whatever it started."""
-    found = set()
-    for folder in Path("/proc").iterdir():
-        if not folder.name.isdigit():
-            continue
-        try:
-            fields = (folder / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            found.add(int(folder.name))
-    return found
+    return {pid for pid, fields in _live() if int(fields[2]) == pgid}

@@ -105,8 +105,13 @@ def _week_file(store: Path, week: date) -> Path:
 
 def _weeks_holding(store: Path, ids: pl.Series) -> set[date]:
     """Weeks of the store that hold any of ``ids``: a posting whose time moved leaves its old week."""
-    found: set[date] = set()
-    for path in store.glob("week=*.parquet"):
-        if pl.scan_parquet(path).filter(pl.col("posting_id").is_in(ids)).select(pl.len()).collect().item():
-            found.add(date.fromisoformat(path.stem.removeprefix("week=")))
-    return found
+    files = sorted(store.glob("week=*.parquet"))
+    if not files:
+        return set()
+    holding = (
+        pl.scan_parquet(files, include_file_paths="file")
+        .filter(pl.col("posting_id").is_in(ids.implode()))
+        .select(pl.col("file").unique())
+        .collect()
+    )
+    return {date.fromisoformat(Path(file).stem.removeprefix("week=")) for file in holding["file"]}
