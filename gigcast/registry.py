@@ -9,12 +9,18 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gigcast.bundle import BUNDLE_ARTIFACT, MANIFEST_FILE
 
-__all__ = ["RegisteredVersion", "default_cache_dir", "fetch_bundle", "version_by_alias"]
+__all__ = ["MISSING", "RegisteredVersion", "default_cache_dir", "fetch_bundle", "version_by_alias"]
+
+
+#: MLflow's error codes for a model, version, alias or file that is not there; any other error is
+#: a registry that is down or refuses.
+MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,8 @@ class RegisteredVersion:
     name: str
     version: str
     run_id: str
+    #: The version's tags when it was looked up (``gigcast.monitored`` keeps its figures there).
+    tags: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 def version_by_alias(*, tracking_uri: str, name: str, alias: str) -> RegisteredVersion | None:
@@ -32,10 +40,12 @@ def version_by_alias(*, tracking_uri: str, name: str, alias: str) -> RegisteredV
     try:
         found = MlflowClient(tracking_uri=tracking_uri).get_model_version_by_alias(name, alias)
     except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):  # no model, no alias
+        if exc.error_code in MISSING:  # no model, no alias
             return None
         raise
-    return RegisteredVersion(name=name, version=str(found.version), run_id=found.run_id or "")
+    return RegisteredVersion(
+        name=name, version=str(found.version), run_id=found.run_id or "", tags=dict(found.tags or {})
+    )
 
 
 def fetch_bundle(*, tracking_uri: str, version: RegisteredVersion, cache_dir: Path) -> Path:

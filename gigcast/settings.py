@@ -10,6 +10,7 @@ __all__ = [
     "DEFAULT_TRACKING_URI",
     "EXPERIMENT_NAME",
     "MODEL_NAME",
+    "MONITORING_EXPERIMENT",
     "tracking_uri",
 ]
 
@@ -17,6 +18,7 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 MODEL_NAME = "gigcast"
 CHAMPION_ALIAS = "champion"
 EXPERIMENT_NAME = "gigcast"
+MONITORING_EXPERIMENT = "gigcast-monitoring"
 DEFAULT_PORT = 50051
 
 

@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from gigcast.monitored import Monitored
 from gigcast.registry import version_by_alias
 from gigcast.uris import masked
 from gigcast.v1 import forecast_pb2 as pb
@@ -296,17 +297,23 @@ def follow(store: Store, config: ServeConfig, stop: threading.Event) -> None:
     Runs on its own thread until ``stop`` is set. The new version is downloaded, checked and
     indexed beside the serving one while calls go on, then switched in one step. A registry that
     does not answer, or a bundle that fails to load or check, is logged (and counted) and the
-    serving model stays.
+    serving model stays. Each poll also shows the serving model's data age again, and the
+    figures a monitoring run tagged its version with since it was loaded.
     """
     while not stop.wait(config.poll_seconds):
         current = store.current
         serving = current and current.version
+        if current is not None:
+            metrics.show_data_age(current.index.manifest.data_end)  # a week may have ended
         try:
             version = version_by_alias(tracking_uri=config.tracking_uri, name=config.name, alias=config.alias)
         except Exception as exc:  # the registry is a network service: keep serving whatever it says
             log.warning("registry did not answer, still serving version %s: %s", serving, exc)
             continue
-        if version is None or version.version == serving:
+        if version is None:
+            continue
+        if version.version == serving:  # a monitoring run may have tagged it since
+            metrics.show_monitored(Monitored.from_tags(version.tags))
             continue
         try:
             model = load(

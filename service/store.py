@@ -10,11 +10,12 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gigcast.bundle import MANIFEST_FILE, BundleError, read_bundle
 from gigcast.lookup import ForecastIndex
+from gigcast.monitored import Monitored
 from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
 from gigcast.uris import masked
 from service import metrics
@@ -29,6 +30,8 @@ class LoadedModel:
     alias: str
     run_id: str
     index: ForecastIndex
+    #: The version's latest monitoring figures when it was loaded; None from the cache fallback.
+    monitored: Monitored | None = field(default=None, compare=False)
 
 
 class Store:
@@ -44,6 +47,8 @@ class Store:
         self.current = model
         metrics.SWAPS.inc()
         metrics.MODEL_VERSION.set(int(model.version))  # registry versions are numbers
+        metrics.show_data_age(model.index.manifest.data_end)
+        metrics.show_monitored(model.monitored)
 
 
 class ModelNotFoundError(LookupError):
@@ -113,6 +118,7 @@ def _indexed(version: RegisteredVersion, alias: str, folder: Path) -> LoadedMode
         alias=alias,
         run_id=version.run_id,
         index=ForecastIndex(read_bundle(folder)),
+        monitored=Monitored.from_tags(version.tags),
     )
 
 

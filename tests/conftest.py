@@ -77,7 +77,7 @@ def register(uri: str, trained: Trained, folder: Path, *, damaged: bool = False)
         bundle_dir=bundle,
         params={},
         metrics=trained.metrics,
-        tables={},
+        tables={"scores": trained.scores, "holdout": trained.holdout},  # what monitoring scores it by
         figures={},
         example_skill=trained.bundle.skills["skill"][0],
     ).version

@@ -1,7 +1,8 @@
 """The dependency direction holds: contracts ← training, contracts ← service, stubs and query ← client.
 
-Inside training the data flows one way too: data and forecasting stand alone, market builds on
-both, the registry knows none of them, and only the pipeline and the job bring them together.
+Inside training the data flows one way too: data and forecasting stand alone, market and
+monitoring build on both, the registry knows none of them, and only the pipeline and the jobs
+bring them together.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def subpackage_imports(package: str) -> set[str]:
         ("training.data", set()),
         ("training.forecasting", set()),
         ("training.market", {"training.data", "training.forecasting"}),
+        ("training.monitoring", {"training.data", "training.forecasting"}),
         ("training.registry", set()),
     ],
 )

@@ -22,6 +22,7 @@ from training import report
 from training.data.columns import Separator
 from training.data.limits import Limits
 from training.forecasting.executors import Executor
+from training.monitoring.limits import DriftLimits
 
 if TYPE_CHECKING:
     import polars as pl
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from gigcast.taxonomy import Taxonomy
     from training.data.database import Source
     from training.data.ingest import IngestResult
-    from training.data.synth import Outage
+    from training.data.synth import Outage, RegimeShift
 
 # MLflow's per-file download bars would drown the output of a training run.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -102,12 +103,22 @@ def synth(
             "Repeatable.",
         ),
     ] = None,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="DATE:SKILL[,SKILL…]:CHANGE[,CHANGE…]",
+            help="From DATE's week on, the skills (ids, names or aliases) change: level=X multiplies their "
+            "demand, growth=Y makes it grow Y-fold a year, rate=Z multiplies their hourly rates; postings "
+            "before are as without it. E.g. 2026-10-05:prompt-engineering,rag:level=0.4,rate=1.5. "
+            "Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Write a seeded synthetic market, with its ground truth beside it (*.truth.parquet, *.truth.json).
 
     Example: gigcast-train synth --out postings.parquet --skills 50 --weeks 104
     """
-    from training.data.synth import synthesize, write_market
+    from training.data.synth import ShiftError, synthesize, write_market
 
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter("use a .parquet or .csv file name", param_hint="--out")
@@ -120,7 +131,13 @@ def synth(
             f"the week of {last_day} is not over yet; the data must end in the past", param_hint="--end"
         )
     outages = [_outage(text) for text in outage or []]
-    market = synthesize(skills=skills, weeks=weeks, end=last_day, seed=seed, messy=messy, outages=outages)
+    shifts = [_shift(text) for text in shift or []]
+    try:
+        market = synthesize(
+            skills=skills, weeks=weeks, end=last_day, seed=seed, messy=messy, outages=outages, shifts=shifts
+        )
+    except ShiftError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--shift") from None
     truth, facts = write_market(market, out)
     console.print(f"wrote {market.postings.height:,} postings of {skills} skills over {weeks} weeks to {out}")
     console.print(f"ground truth in {truth} and {facts}")
@@ -137,6 +154,31 @@ def _outage(text: str) -> Outage:
     if parsed is None or parsed.days < 1:
         raise typer.BadParameter(f"{text!r} is not DATE:DAYS, e.g. 2026-01-14:3", param_hint="--outage")
     return parsed
+
+
+def _shift(text: str) -> RegimeShift:
+    """DATE:SKILL[,SKILL…]:CHANGE[,CHANGE…], each CHANGE level=X, growth=Y or rate=Z."""
+    from gigcast.taxonomy import load_taxonomy
+    from training.data.synth import RegimeShift, ShiftError
+
+    start, skills, changes = [*text.split(":", 2), "", ""][:3]
+    factors: dict[str, float] = {}
+    try:
+        for change in changes.split(","):
+            name, _, value = change.partition("=")
+            if name not in ("level", "growth", "rate") or name in factors:
+                raise ValueError(change)
+            factors[name] = float(value)
+        day = date.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not DATE:SKILLS:CHANGES, e.g. 2026-10-05:rag:level=0.4", param_hint="--shift"
+        ) from None
+    try:
+        ids = tuple(load_taxonomy().canonical(skill) for skill in skills.split(","))
+        return RegimeShift(start=day, skills=ids, **factors)
+    except ShiftError as exc:
+        raise typer.BadParameter(f"{text!r}: {exc}", param_hint="--shift") from None
 
 
 @app.command()
@@ -249,6 +291,13 @@ def run(
     if_no_champion: Annotated[
         bool, typer.Option(help="Do nothing when the model already has a champion.")
     ] = False,
+    if_drifted: Annotated[
+        bool,
+        typer.Option(
+            help="Train only when the champion's latest gigcast-train monitor found drift (or there is "
+            "no champion); the new run is tagged with the monitoring run it acted on."
+        ),
+    ] = False,
     force_promote: Annotated[
         bool, typer.Option(help="Make the new version champion even if it scores worse.")
     ] = False,
@@ -285,9 +334,21 @@ def run(
             "a store is filled from one postgresql:// --data source", param_hint="--store"
         )
     uri = tracking_uri()
+    if if_no_champion and if_drifted:
+        raise typer.BadParameter("give --if-no-champion or --if-drifted, not both", param_hint="--if-drifted")
     if if_no_champion and has_champion(tracking_uri=uri, model_name=model_name):
         console.print(f"{model_name}@champion exists in {masked(uri)}: nothing to train")
         return
+    tags: dict[str, str] = {}
+    if if_drifted:
+        from training.monitor import retrain_decision
+
+        with _exits():
+            decision = retrain_decision(tracking_uri=uri, model_name=model_name)
+        console.print(decision.reason)
+        if not decision.retrain:
+            return
+        tags = decision.tags
     with _exits():
         config = JobConfig(
             sources=sources,
@@ -309,6 +370,7 @@ def run(
             force_promote=force_promote,
             store=store,
             full=full,
+            tags=tags,
         )
         with report.JobDisplay(console, quiet=quiet) as display:
             done = run_job(config, hooks=display.hooks())
@@ -317,6 +379,83 @@ def run(
     )
     console.print(report.outcome(done))
     console.print(f"MLflow run {done.registered.run_id} in {masked(uri)}")
+
+
+@app.command()
+def monitor(
+    data: Annotated[
+        list[str],
+        typer.Option(
+            help="Postings that include the weeks after the version's data: a file or directory, or a "
+            "postgresql:// URI with --table or --query; repeatable."
+        ),
+    ],
+    version: Annotated[
+        str | None, typer.Option(help="Registered version to score; default the champion.")
+    ] = None,
+    max_coverage_drop: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Drift: coverage of the 80% interval this far below the backtest's."
+        ),
+    ] = DriftLimits.max_coverage_drop,
+    max_mase_ratio: Annotated[
+        float, typer.Option(min=1.0, help="Drift: median MASE this many times the backtest's.")
+    ] = DriftLimits.max_mase_ratio,
+    table: Table = None,
+    query: Query = None,
+    column: Columns = None,
+    mapping: Mapping = None,
+    taxonomy: TaxonomyFile = None,
+    skill_separator: SkillSeparator = Separator.AUTO,
+    min_rate: MinRate = Limits.min_rate,
+    max_rate: MaxRate = Limits.max_rate,
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Score the champion (or --version) on the complete weeks after its data, against its backtest.
+
+    Logs a monitoring run to MLflow, linked to the version, and keeps its headline on the version
+    (the server's gauges and run --if-drifted read it there). Exits 3 when it finds drift, 0 when not.
+
+    Example: gigcast-train monitor --data postings.parquet
+    """
+    from training.monitor import MonitorConfig, run_monitor
+
+    uri = tracking_uri()
+    with _exits():
+        config = MonitorConfig(
+            sources=_sources(data, table, query),
+            taxonomy=_taxonomy(taxonomy),
+            tracking_uri=uri,
+            model_name=model_name,
+            version=version,
+            columns=_columns(column, mapping),
+            separator=skill_separator,
+            limits=_limits(min_rate, max_rate),
+            drift=DriftLimits(max_coverage_drop=max_coverage_drop, max_mase_ratio=max_mase_ratio),
+        )
+        with console.status(f"scoring {model_name} version {version or '@champion'}"):
+            done = run_monitor(config)
+    drift = done.drift
+    if as_json:
+        findings = {
+            "version": done.version,
+            "weeks": [week.isoformat() for week in drift.weeks],
+            "drifted": drift.drifted,
+            "targets": drift.headline.to_dicts(),
+            "drifted_series": drift.series.filter(drift.series["drifted"]).to_dicts(),
+            "run_id": done.run_id,
+        }
+        typer.echo(json.dumps(findings, indent=2))
+    else:
+        console.print(report.drift_table(done))
+        if drift.drifted:
+            console.print(report.drifted_table(drift.series))
+        console.print(f"MLflow monitoring run {done.run_id} in {masked(uri)}")
+    if drift.drifted:
+        console.print("[red]drift[/]: retrain with gigcast-train run --if-drifted")
+        raise typer.Exit(3)
 
 
 @app.command("promote")
@@ -343,20 +482,32 @@ def promote_version(
 def runs(
     limit: Annotated[int, typer.Option(min=1, help="How many of the newest runs.")] = 10,
     model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
+    skill: Annotated[
+        str | None,
+        typer.Option(
+            help="One skill's figures instead (id, name or alias): its backtest in each version and "
+            "what monitoring found of it."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
 ) -> None:
     """List recent training runs with their headline metrics; the champion is starred.
 
-    Example: gigcast-train runs --limit 5
+    Example: gigcast-train runs --limit 5 --skill "prompt engineering"
     """
     from training.registry.tracking import recent_runs
 
-    found = recent_runs(tracking_uri=tracking_uri(), model_name=model_name, limit=limit)
+    skill_id = _taxonomy(None).canonical(skill) if skill is not None else None
+    with _exits():
+        found = recent_runs(tracking_uri=tracking_uri(), model_name=model_name, limit=limit, skill=skill_id)
     if as_json:
         for row in found.iter_rows(named=True):
             typer.echo(json.dumps(row))
         return
-    console.print(report.runs_table(model_name, found))
+    if skill_id is None:
+        console.print(report.runs_table(model_name, found))
+    else:
+        console.print(report.skill_runs_table(model_name, skill_id, found))
 
 
 def _busiest(accepted: pl.DataFrame, count: int) -> list[str]:
@@ -398,17 +549,20 @@ def _exits() -> Iterator[None]:
     from training.data.database import DatabaseError
     from training.data.ingest import IngestError
     from training.data.store import StoreError
+    from training.monitoring.drift import MonitoringError
     from training.pipeline import TrainingError
+    from training.registry.tracking import RegistryError
 
     try:
         yield
-    except (IngestError, ColumnError, DatabaseError, StoreError, OSError) as exc:  # OSError: a file we write
+    # OSError: a file we write; RegistryError: a version or champion that cannot be had
+    except (IngestError, ColumnError, DatabaseError, StoreError, OSError, RegistryError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     except MlflowException as exc:  # a registry that is down or refuses
         console.print(f"[red]error:[/] MLflow: {escape(str(exc).splitlines()[0])}", highlight=False)
         raise typer.Exit(1) from None
-    except TrainingError as exc:
+    except (TrainingError, MonitoringError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
 

@@ -34,6 +34,7 @@ from training.registry.tracking import (
     log_training,
     promote,
     record_verdict,
+    skill_metrics,
 )
 
 __all__ = ["Hooks", "JobConfig", "JobResult", "run_job"]
@@ -61,6 +62,7 @@ class JobConfig:
     #: Accepted postings of earlier runs: the one database source is asked only for newer rows.
     store: Path | None = None
     full: bool = False  # read everything and fill the store anew
+    tags: dict[str, str] = field(default_factory=dict)  # on the run: why it was trained, say
 
     def __post_init__(self) -> None:
         if self.store is not None and not (
@@ -206,8 +208,13 @@ def _log(config: JobConfig, ingested: IngestResult, trained: Trained, kept: dict
             model_name=config.model_name,
             bundle_dir=write_bundle(trained.bundle, Path(folder) / "bundle"),
             params=params,
-            metrics={**trained.metrics, **{key: float(n) for key, n in counts.items()}},
+            metrics={
+                **trained.metrics,
+                **{key: float(n) for key, n in counts.items()},
+                **skill_metrics(trained.scores),
+            },
             tables={"scores": trained.scores, "holdout": trained.holdout, "quarantine": ingested.quarantined},
             figures=forecast_figures(trained.scores, trained.history, trained.bundle),
             example_skill=trained.bundle.skills["skill"][0],
+            tags=config.tags,
         )

@@ -97,3 +97,38 @@ def _forecast_figure(
     axes.grid(alpha=0.3)
     axes.legend(loc="upper left", fontsize="small")
     return figure
+
+
+def drift_figure(points: pl.DataFrame, history: pl.DataFrame, worst: pl.DataFrame) -> Figure:
+    """One panel per series of ``worst``: what came before, the forecast and what happened after.
+
+    ``points`` are the monitored weeks (skill, target, week_start, actual, p10, p50, p90) and
+    ``history`` the weeks before (skill, target, week_start, value).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 2.6 * worst.height), layout="constrained")
+    panels = figure.subplots(worst.height, 1, squeeze=False)[:, 0]
+    for axes, row in zip(panels, worst.iter_rows(named=True), strict=True):
+        mine = (pl.col("skill") == row["skill"]) & (pl.col("target") == row["target"])
+        past, scored = history.filter(mine), points.filter(mine)
+        axes.plot(past["week_start"], past["value"], color="C0", linewidth=1.0, label="before")
+        axes.plot(scored["week_start"], scored["p50"], color="C1", linewidth=1.4, label="forecast (median)")
+        axes.fill_between(
+            scored["week_start"], scored["p10"], scored["p90"], color="C1", alpha=0.25, label="80% interval"
+        )
+        axes.plot(
+            scored["week_start"], scored["actual"], "o-", color="C3", markersize=3, label="what happened"
+        )
+        axes.set_title(
+            f"{row['target']} of {row['skill']}: MASE {row['mase_ratio']:.1f}x its backtest's, "
+            f"coverage {row['coverage']:.0%}",
+            fontsize="medium",
+        )
+        axes.set_ylabel(UNITS[row["target"]])
+        axes.grid(alpha=0.3)
+    panels[0].legend(loc="upper left", fontsize="small")
+    return figure

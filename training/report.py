@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from training.data.database import Source
     from training.data.ingest import IngestResult
     from training.job import Hooks, JobResult
+    from training.monitor import MonitorResult
 
 
 def runs_table(model_name: str, runs: pl.DataFrame) -> Table:
@@ -153,3 +154,85 @@ def outcome(done: JobResult) -> str:
         else ""
     )
     return f"{verdict.reason}{forced}{held}"
+
+
+def drift_table(done: MonitorResult) -> Table:
+    """Per target: the version's scores on the new weeks beside its backtest's, and what drifted."""
+    drift = done.drift
+    weeks = f"{drift.weeks[0]} to {drift.weeks[-1]}" if len(drift.weeks) > 1 else str(drift.weeks[0])
+    table = Table(
+        title=f"version {done.version} on {len(drift.weeks)} new weeks ({weeks})", title_justify="left"
+    )
+    columns = ("target", "series", "MASE (backtest)", "coverage (backtest)", "bias", "naive MASE", "drifted")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "target" else "right")
+    for row in drift.headline.iter_rows(named=True):
+        table.add_row(
+            row["target"],
+            str(row["series"]),
+            _pair(row["mase"], row["mase_backtest"], "{:.3f} ({:.3f})"),
+            _pair(row["coverage_80"], row["coverage_80_backtest"], "{:.2f} ({:.2f})"),
+            f"{row['bias']:+.1%}" if row["bias"] is not None else "",
+            f"{row['naive_mase']:.3f}",
+            Text(_drifted(row), style="red" if row["drifted"] else ""),
+        )
+    return table
+
+
+def _drifted(headline: dict[str, object]) -> str:
+    """Why a target drifted: how many of its series did, or its figures over every series."""
+    if not headline["drifted"]:
+        return "no"
+    return f"{headline['drifted_series']} series" if headline["drifted_series"] else "over all series"
+
+
+def drifted_table(series: pl.DataFrame) -> Table:
+    """The series that drifted, worst first."""
+    table = Table(title="drifted series", title_justify="left")
+    for column in ("skill", "target", "MASE ratio", "coverage (backtest)", "bias", "chance"):
+        table.add_column(column, justify="left" if column in ("skill", "target") else "right")
+    for row in series.filter(series["drifted"]).sort("chance").iter_rows(named=True):
+        table.add_row(
+            row["skill"],
+            row["target"],
+            f"{row['mase_ratio']:.1f}x" if row["mase_ratio"] is not None else "",
+            _pair(row["coverage"], row["expected_coverage"], "{:.2f} ({:.2f})"),
+            f"{row['bias']:+.1%}" if row["bias"] is not None else "",
+            f"{row['chance']:.1e}",
+        )
+    return table
+
+
+def skill_runs_table(model_name: str, skill: str, runs: pl.DataFrame) -> Table:
+    """One skill's backtest and, where a version was monitored, its scores on the weeks after."""
+    table = Table(
+        title=f"{skill} in runs of {model_name} (* champion): backtest → new weeks", title_justify="left"
+    )
+    for column in (
+        "version",
+        "started",
+        "demand MASE",
+        "demand coverage",
+        "rate MASE",
+        "rate coverage",
+        "run",
+    ):
+        table.add_column(column)
+    for row in runs.iter_rows(named=True):
+        table.add_row(
+            row["version"] + (" *" if row["champion"] else ""),
+            row["started"][5:],
+            *(
+                _moved(row[f"{target}_{figure}"], row[f"monitored_{target}_{figure}"], layout)
+                for target in ("demand", "rate")
+                for figure, layout in (("mase", "{:.3f}"), ("coverage_80", "{:.2f}"))
+            ),
+            row["run_id"][:8],
+        )
+    return table
+
+
+def _moved(backtest: float | None, monitored: float | None, layout: str) -> str:
+    """``0.512 → 0.871``: the backtest's figure and the monitored one, either left out when missing."""
+    shown = [layout.format(value) if value is not None else "-" for value in (backtest, monitored)]
+    return " → ".join(shown) if monitored is not None else shown[0] if backtest is not None else ""

@@ -1,4 +1,9 @@
-"""A running server follows promotions and rollbacks of @champion without one failed call."""
+"""A running server follows promotions and rollbacks of @champion without one failed call.
+
+The first version is trained with ``gigcast-train run``; the later ones are bundles of the
+session's trained market, registered as the trainer registers them (the swap is the same for
+any bundle), and promoted and rolled back with ``gigcast-train promote``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ from mlflow import MlflowClient
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
+from tests.conftest import register
 from tests.e2e.helpers import command, lines_of, small_market, wait_for
+from training.pipeline import Trained
 
 
 class Caller(threading.Thread):
@@ -46,9 +53,10 @@ class Caller(threading.Thread):
         raise AssertionError(f"still serving {self.versions[-1:]} after {seconds}s, waiting for {version}")
 
 
-def test_promotion_and_rollback_swap_while_a_client_calls(tmp_path: Path) -> None:
+def test_promotion_and_rollback_swap_while_a_client_calls(trained: Trained, tmp_path: Path) -> None:
     market = small_market(tmp_path, seed=5)
     env = market.env
+    uri = env["MLFLOW_TRACKING_URI"]
     market.train()
 
     serve = [
@@ -68,26 +76,19 @@ def test_promotion_and_rollback_swap_while_a_client_calls(tmp_path: Path) -> Non
         caller.start()
         caller.wait_for_version("1", 10)
 
-        market.train("--force-promote")
+        promote = [command("gigcast-train"), "promote", "--version"]
+        assert register(uri, trained, tmp_path / "v2") == "2"
+        subprocess.run([*promote, "2"], check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
         caller.wait_for_version("2", 30)
-        back = [command("gigcast-train"), "promote", "--version", "1"]
-        subprocess.run(back, check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
+        subprocess.run([*promote, "1"], check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
         caller.wait_for_version("1", 30)
 
         # a third version whose stored bundle is damaged: promote refuses it; pointed at by hand, the
         # server refuses it and version 1 keeps serving
-        market.train()
-        client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
-        stored = (
-            Path(client.get_model_version_download_uri("gigcast", "3"))
-            / "artifacts"
-            / "bundle"
-            / "rates.parquet"
-        )
-        stored.write_bytes(b"not a parquet file")
-        refused = subprocess.run([*back[:-1], "3"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
+        assert register(uri, trained, tmp_path / "v3", damaged=True) == "3"
+        refused = subprocess.run([*promote, "3"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
         assert refused.returncode != 0 and b"cannot be served" in refused.stderr
-        client.set_registered_model_alias("gigcast", "champion", "3")
+        MlflowClient(tracking_uri=uri).set_registered_model_alias("gigcast", "champion", "3")
         wait_for(lines, r"refused gigcast version 3, still serving 1", 30)
         served = len(caller.versions)
         time.sleep(1.5)

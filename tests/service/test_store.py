@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from prometheus_client import REGISTRY
 
+from gigcast.bundle import Target
+from gigcast.monitored import Monitored, data_age_weeks
 from gigcast.settings import CHAMPION_ALIAS
-from service.store import ModelNotFoundError, NothingToServeError, fetch
+from service.store import ModelNotFoundError, NothingToServeError, Store, fetch
 from tests.conftest import register
 from tests.serving import free_port
 from training.pipeline import Trained
@@ -38,6 +43,47 @@ def test_a_restart_serves_from_the_cache_when_the_registry_is_down(registry: str
     assert again.index.skills.keys() == served.index.skills.keys()
     with pytest.raises(Exception):  # noqa: B017 - a registry that is down and nothing cached: no model
         fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "empty")
+
+
+def is_nan(value: float | None) -> bool:
+    """Whether a gauge shows NaN: present, and no figure."""
+    return value is not None and math.isnan(value)
+
+
+def test_a_version_is_served_with_its_monitoring_figures_and_the_cache_without(
+    registry: str, trained: Trained, tmp_path: Path
+) -> None:
+    copy = tmp_path / "mlflow.db"
+    shutil.copy(registry.removeprefix("sqlite:///"), copy)
+    uri = f"sqlite:///{copy}"
+    monitored = Monitored(
+        run_id="monitoring-run",
+        through=trained.bundle.manifest.first_forecast_week,
+        drifted=True,
+        coverage={Target.DEMAND: 0.625, Target.RATE: 0.75},
+        mase_ratio={Target.DEMAND: 1.5},
+    )
+    client = MlflowClient(tracking_uri=uri)
+    for key, value in monitored.tags().items():
+        client.set_model_version_tag("gigcast", "1", key, value)
+    served = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path)
+    assert served.monitored == monitored
+    Store().swap(served)
+    gauge = REGISTRY.get_sample_value
+    assert gauge("gigcast_monitored_coverage", {"target": "demand"}) == 0.625
+    assert gauge("gigcast_monitored_coverage", {"target": "rate"}) == 0.75
+    assert gauge("gigcast_monitored_mase_ratio", {"target": "demand"}) == 1.5
+    assert is_nan(gauge("gigcast_monitored_mase_ratio", {"target": "rate"}))  # never measured
+    assert gauge("gigcast_monitored_drifted") == 1
+    copy.write_bytes(b"not a database")  # the registry is down: the cache serves, without tags
+    again = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path)
+    assert again.version == served.version and again.monitored is None
+    Store().swap(again)
+    assert is_nan(gauge("gigcast_monitored_drifted"))
+    for name in ("gigcast_monitored_coverage", "gigcast_monitored_mase_ratio"):
+        assert all(is_nan(gauge(name, {"target": str(target)})) for target in Target), name
+    age = data_age_weeks(trained.bundle.manifest.data_end, today=date.today())
+    assert gauge("gigcast_data_age_weeks") == age
 
 
 def test_an_alias_the_registry_lacks_is_not_served_from_the_cache(registry: str, tmp_path: Path) -> None:

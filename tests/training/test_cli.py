@@ -4,9 +4,14 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from tests.conftest import register
 from training.cli import app
+from training.pipeline import Trained
+from training.registry.tracking import promote
 
 runner = CliRunner()
 
@@ -124,3 +129,88 @@ def test_synth_refuses_an_outage_it_cannot_read(tmp_path: Path) -> None:
     result = runner.invoke(app, ["synth", "--out", str(tmp_path / "m.parquet"), "--outage", "2026-01-14"])
     assert result.exit_code == 2
     assert "is not DATE:DAYS" in result.output
+
+
+def test_synth_shift_writes_a_market_whose_truth_lists_it(tmp_path: Path) -> None:
+    out = tmp_path / "m.parquet"
+    args = ["synth", "--out", str(out), "--skills", "6", "--weeks", "30", "--end", "2026-11-15"]
+    shift = "2026-08-05:Prompt Engineering,machine-learning:level=0.4,rate=1.5"  # ids, names or aliases
+    result = runner.invoke(app, [*args, "--shift", shift, "--shift", "2026-10-05:data-annotation:growth=3"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads((tmp_path / "m.truth.json").read_text())
+    assert facts["shifts"] == [
+        {
+            "start": "2026-08-03",
+            "skills": ["prompt-engineering", "machine-learning"],
+            "level": 0.4,
+            "growth": 1.0,
+            "rate": 1.5,
+        },
+        {"start": "2026-10-05", "skills": ["data-annotation"], "level": 1.0, "growth": 3.0, "rate": 1.0},
+    ]
+    plain = tmp_path / "plain.parquet"
+    assert runner.invoke(app, [*args[:2], str(plain), *args[3:]]).exit_code == 0
+    before = pl.col("posted_at") < "2026-08-03"
+    assert pl.read_parquet(out).filter(before).equals(pl.read_parquet(plain).filter(before))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-08-05:rag", "is not DATE:SKILLS:CHANGES"),
+        ("2026-08-05:rag:speed=2", "is not DATE:SKILLS:CHANGES"),
+        ("2026-08-05:rag:level=2,level=3", "is not DATE:SKILLS:CHANGES"),
+        ("someday:rag:level=2", "is not DATE:SKILLS:CHANGES"),
+        ("2026-08-05:rag:rate=-1", "rate must be positive and finite"),
+        ("2026-08-05:rag:level=2", "no skill 'rag-development' among the market's 6 skills"),
+        ("2030-01-07:machine-learning:level=2", "the week of 2030-01-07 is outside the market's"),
+    ],
+)
+def test_synth_refuses_a_shift_it_cannot_read_or_hold(tmp_path: Path, value: str, message: str) -> None:
+    args = ["synth", "--out", str(tmp_path / "m.parquet"), "--skills", "6", "--weeks", "30"]
+    result = runner.invoke(app, [*args, "--end", "2026-11-15", "--shift", value], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and not (tmp_path / "m.parquet").exists()
+    assert any("Invalid value for --shift" in line and message in line for line in result.output.splitlines())
+
+
+@pytest.fixture
+def champion_registry(
+    trained: Trained, small_market: pl.DataFrame, tmp_path: Path
+) -> tuple[dict[str, str], Path]:
+    """A registry whose champion is the session's trained market, and that market's postings."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    promote(tracking_uri=uri, model_name="gigcast", version=register(uri, trained, tmp_path / "v1"))
+    postings = tmp_path / "postings.parquet"
+    small_market.write_parquet(postings)
+    return {"MLFLOW_TRACKING_URI": uri}, postings
+
+
+def test_monitor_without_a_champion_or_version_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    done = runner.invoke(app, ["monitor", "--data", str(export(tmp_path))], env=env)
+    assert done.exit_code == 2 and "gigcast has no @champion" in done.output
+    errors = [line for line in done.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in done.output  # besides MLflow's note of a new database
+
+
+def test_monitor_on_data_without_a_new_week_says_so_and_exits_1(
+    champion_registry: tuple[dict[str, str], Path],
+) -> None:
+    env, postings = champion_registry
+    done = runner.invoke(app, ["monitor", "--data", str(postings)], env=env)
+    assert done.exit_code == 1 and "nothing to score yet" in done.output, done.output
+    unknown = runner.invoke(app, ["monitor", "--data", str(postings), "--version", "7"], env=env)
+    assert unknown.exit_code == 2 and "gigcast has no version 7" in unknown.output
+
+
+def test_run_if_drifted_trains_nothing_for_a_champion_never_monitored(
+    champion_registry: tuple[dict[str, str], Path],
+) -> None:
+    env, postings = champion_registry
+    done = runner.invoke(app, ["run", "--if-drifted", "--data", str(postings)], env=env)
+    assert done.exit_code == 0 and "has not been monitored yet" in done.output
+    both = runner.invoke(app, ["run", "--if-drifted", "--if-no-champion", "--data", str(postings)], env=env)
+    assert both.exit_code == 2
+    versions = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"]).search_model_versions("name='gigcast'")
+    assert len(versions) == 1

@@ -23,6 +23,7 @@ market median rate per skill) is what an ideal forecaster would know; accuracy i
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -121,6 +122,7 @@ SECONDARY_SHARE = 0.3  # postings that also list a second skill of the same cate
 ALIAS_SHARE = 0.2  # skills written as an alias rather than the display name
 LATE_SKILL_SHARE = 0.08  # AI skills that appear in the last fifth of the history
 MIN_RATE = Limits().min_rate  # the platform's floor, USD/h: no synthetic rate is quarantined
+WEEKS_PER_YEAR = 52.18
 TITLES = ("{} expert needed", "Looking for a {} freelancer", "Help with {}", "{} specialist for a project")
 #: Kinds of broken rows, each with the reason ingestion must give it.
 MESSY_KINDS = {
@@ -146,6 +148,42 @@ class Outage:
         day = pl.col("posted_at").str.slice(0, 10)
         last = self.start + timedelta(days=self.days - 1)
         return day.is_between(pl.lit(self.start.isoformat()), pl.lit(last.isoformat()))
+
+
+class ShiftError(ValueError):
+    """A regime shift the market cannot hold: a factor that is not positive, an unknown skill, a
+    week outside the market."""
+
+
+@dataclass(frozen=True)
+class RegimeShift:
+    """From the week of ``start`` on, ``skills`` change: expected demand × ``level`` × ``growth`` **
+    years since ``start``, and their base hourly rate × ``rate``."""
+
+    start: date  # any day: the shift holds from its Monday
+    skills: tuple[str, ...]  # skill ids of the market
+    level: float = 1.0
+    growth: float = 1.0
+    rate: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", monday_of(self.start))
+        if isinstance(self.skills, str) or not self.skills:
+            raise ShiftError("a shift names a tuple of one skill id or more")
+        for name in ("level", "growth", "rate"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ShiftError(f"a shift's {name} must be positive and finite, not {value}")
+        if len(set(self.skills)) < len(self.skills):
+            raise ShiftError(f"a shift names a skill twice: {', '.join(self.skills)}")
+
+    def multipliers(self, week_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weekly multipliers of expected demand and of base rate: 1 before the shift's week."""
+        after = week_starts >= np.datetime64(self.start)
+        years = np.maximum((week_starts - np.datetime64(self.start)).astype(int), 0) / 7 / WEEKS_PER_YEAR
+        demand: np.ndarray = np.where(after, self.level * self.growth**years, 1.0)
+        rate: np.ndarray = np.where(after, self.rate, 1.0)
+        return demand, rate
 
 
 @dataclass(frozen=True)
@@ -227,18 +265,21 @@ def synthesize(
     seed: int = 7,
     messy: float = 0.01,
     outages: Sequence[Outage] = (),
+    shifts: Sequence[RegimeShift] = (),
     taxonomy: Taxonomy | None = None,
 ) -> Market:
     """Postings of ``skills`` skills over ``weeks`` weeks ending on the Sunday ``end``.
 
     ``outages`` leave out the postings of their days, as a collector that stopped would.
+    ``shifts`` change skills from a week on; every posting before that week is as without them.
     """
     rng = np.random.default_rng(seed)
     end = end or last_complete_week_end()
     first_monday = monday_of(end) - timedelta(weeks=weeks - 1)
     chosen = pick_skills(taxonomy or load_taxonomy(), skills)
+    _check_shifts(shifts, chosen, first_monday, monday_of(end))
     week_starts = np.array([first_monday + timedelta(weeks=w) for w in range(weeks)], dtype="datetime64[D]")
-    years = np.arange(weeks) / 52.18
+    years = np.arange(weeks) / WEEKS_PER_YEAR
     season = seasonality((week_starts - week_starts.astype("datetime64[Y]")).astype(int) + 3)
     median_factor = market_median_factor()
 
@@ -262,6 +303,16 @@ def synthesize(
         trend = (1.06 if skill.category in AI_CATEGORIES else 0.98) ** years
         base_rates[skill.id] = profile.median_rate * premium * rng.lognormal(0.0, 0.2) * trend
 
+    # A rate shift changes base rates before drawing: the draws do not depend on them. A demand
+    # shift is applied to the drawn market, from a generator of its own: the Poisson draws do.
+    shifted: dict[str, np.ndarray] = {}
+    for shift in shifts:
+        demand, rate = shift.multipliers(week_starts)
+        for skill_id in shift.skills:
+            base_rates[skill_id] = base_rates[skill_id] * rate
+            if shift.level != 1.0 or shift.growth != 1.0:
+                shifted[skill_id] = shifted.get(skill_id, expected[skill_id]) * demand
+
     peers = {skill.id: _peers(skill, chosen, late) for skill in chosen}
     frames = [
         _postings_of(
@@ -272,7 +323,22 @@ def synthesize(
     postings = pl.concat([f for f in frames if f.height]).sort("posted_at", "posting_id")
     for outage in outages:
         postings = postings.filter(~outage.covers())
-    postings, messy_counts = _make_messy(rng, postings, messy, end)
+    postings, messy_counts = _make_messy(rng, postings.with_columns(_at=pl.col("posted_at")), messy, end)
+    if shifted:
+        postings = _shift_demand(
+            np.random.default_rng([seed, 1]),
+            postings,
+            chosen=chosen,
+            peers=peers,
+            expected=expected,
+            shifted=shifted,
+            base_rates=base_rates,
+            week_starts=week_starts,
+            drawn=[f.height for f in frames],
+            outages=outages,
+        )
+        expected = {**expected, **shifted}
+    postings = postings.drop("_at", "_kind", "_copy")
     truth = _truth(chosen, peers, expected, base_rates, week_starts, median_factor)
     facts = {
         "seed": seed,
@@ -284,6 +350,16 @@ def synthesize(
         "yearly_growth": growth_of,
         "late_skills": sorted(late),
         "outages": [{"start": o.start.isoformat(), "days": o.days} for o in outages],
+        "shifts": [
+            {
+                "start": s.start.isoformat(),
+                "skills": list(s.skills),
+                "level": s.level,
+                "growth": s.growth,
+                "rate": s.rate,
+            }
+            for s in shifts
+        ],
         "messy_rows": messy_counts,
         "expected_reasons": {MESSY_KINDS[k]: n for k, n in messy_counts.items()},
     }
@@ -304,6 +380,20 @@ def write_market(market: Market, out: Path) -> tuple[Path, Path]:
     return truth, facts
 
 
+def _check_shifts(
+    shifts: Sequence[RegimeShift], chosen: list[SkillInfo], first_monday: date, last_monday: date
+) -> None:
+    ids = {skill.id for skill in chosen}
+    for shift in shifts:
+        for skill_id in shift.skills:
+            if skill_id not in ids:
+                raise ShiftError(f"no skill {skill_id!r} among the market's {len(ids)} skills")
+        if not first_monday <= shift.start <= last_monday:
+            raise ShiftError(
+                f"the week of {shift.start} is outside the market's, {first_monday} to {last_monday}"
+            )
+
+
 def _peers(skill: SkillInfo, chosen: list[SkillInfo], late: set[str]) -> list[SkillInfo]:
     """Skills a posting of ``skill`` may list second: same category, present all along."""
     return [s for s in chosen if s.category == skill.category and s.id != skill.id and s.id not in late]
@@ -317,9 +407,13 @@ def _postings_of(
     expected: np.ndarray,
     base_rate: np.ndarray,
     week_starts: np.ndarray,
+    first: int = 0,
 ) -> pl.DataFrame:
+    """Postings of ``skill``, Poisson draws around ``expected`` each week, numbered from ``first``."""
     counts = rng.poisson(expected)
     total = int(counts.sum())
+    if total == 0:
+        return pl.DataFrame()  # callers skip it
     week = np.repeat(np.arange(len(counts)), counts)
     offsets = rng.integers(0, 7 * 24 * 3600 * 1000, total).astype("timedelta64[ms]")
     posted_at = week_starts[week].astype("datetime64[ms]") + offsets
@@ -344,7 +438,7 @@ def _postings_of(
     titles = [TITLES[t].format(skill.display_name) for t in rng.integers(0, len(TITLES), total)]
     return pl.DataFrame(
         {
-            "posting_id": [f"s{index:05d}-{n:07d}" for n in range(total)],
+            "posting_id": [f"s{index:05d}-{n:07d}" for n in range(first, first + total)],
             "posted_at": posted_at,
             "title": titles,
             "skills": tags,
@@ -372,10 +466,14 @@ def _postings_of(
 def _make_messy(
     rng: np.random.Generator, postings: pl.DataFrame, share: float, end: date
 ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Break ``share`` of the rows in the ways real exports are broken, one known way each."""
+    """Break ``share`` of the rows in the ways real exports are broken, one known way each.
+
+    ``_kind`` names each broken row's way (both rows of a duplicated pair: ``_copy`` marks the later),
+    for the caller to drop.
+    """
     count = int(postings.height * share)
     if count == 0:
-        return postings, {}
+        return postings.with_columns(_kind=pl.lit(None, pl.String), _copy=pl.lit(False)), {}
     rows = rng.choice(postings.height, count, replace=False)
     kinds = rng.choice(list(MESSY_KINDS), count)
     broken = postings.with_row_index("_row").with_columns(
@@ -407,9 +505,72 @@ def _make_messy(
         title=pl.when(kind == "no_skill").then(pl.lit("Quick task, details in chat")).otherwise("title"),
     )
     copies = broken.filter(kind == "duplicate")  # a later copy of a clean row: the copy is quarantined
-    combined = pl.concat([broken, copies]).drop("_row", "_kind")
+    combined = pl.concat([broken.with_columns(_copy=False), copies.with_columns(_copy=True)]).drop("_row")
     counts = dict(zip(*np.unique(kinds, return_counts=True), strict=True))
     return combined, {str(k): int(v) for k, v in counts.items()}
+
+
+def _shift_demand(
+    rng: np.random.Generator,
+    postings: pl.DataFrame,
+    *,
+    chosen: list[SkillInfo],
+    peers: dict[str, list[SkillInfo]],
+    expected: dict[str, np.ndarray],
+    shifted: dict[str, np.ndarray],
+    base_rates: dict[str, np.ndarray],
+    week_starts: np.ndarray,
+    drawn: list[int],
+    outages: Sequence[Outage],
+) -> pl.DataFrame:
+    """Each shifted skill's own postings as Poisson draws around ``shifted``: where it is below
+    ``expected``, each kept with probability shifted / expected; where above, the difference drawn
+    anew. Broken rows and duplicated pairs are all kept, so their reasons still hold."""
+    index_of = {skill.id: index for index, skill in enumerate(chosen)}
+    keep = pl.concat(
+        pl.DataFrame(
+            {
+                "_own": f"s{index_of[skill_id]:05d}-",  # as _postings_of numbers them
+                "_week": np.arange(len(week_starts)),
+                "_keep": np.divide(
+                    series, expected[skill_id], out=np.ones(len(series)), where=series < expected[skill_id]
+                ),
+            }
+        )
+        for skill_id, series in shifted.items()
+    )
+    first_monday = pl.lit(week_starts[0].item())
+    week = (pl.col("_at").str.slice(0, 10).str.to_date() - first_monday).dt.total_days() // 7
+    kept = (
+        postings.with_columns(
+            _own=pl.col("posting_id").str.slice(0, 7), _week=week, _draw=rng.random(postings.height)
+        )
+        .join(keep, on=["_own", "_week"], how="left")
+        .filter(pl.col("_kind").is_not_null() | (pl.col("_draw") < pl.col("_keep").fill_null(1.0)))
+        .select(postings.columns)
+    )
+    added = []
+    for skill_id, series in shifted.items():
+        index = index_of[skill_id]
+        more = _postings_of(
+            rng,
+            index,
+            chosen[index],
+            peers[skill_id],
+            np.maximum(series - expected[skill_id], 0.0),
+            base_rates[skill_id],
+            week_starts,
+            first=drawn[index],
+        )
+        if more.is_empty():
+            continue
+        for outage in outages:
+            more = more.filter(~outage.covers())
+        added.append(more.with_columns(_at=pl.col("posted_at"), _kind=pl.lit(None, pl.String), _copy=False))
+    # as before: by the time first posted, duplicated copies last
+    return pl.concat([kept, *(a.select(postings.columns) for a in added)]).sort(
+        "_copy", "_at", "posting_id", maintain_order=True
+    )
 
 
 def _truth(

@@ -5,9 +5,12 @@ MLflow is imported here and only here on the training side, inside the functions
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import socket
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -16,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from gigcast.bundle import BUNDLE_ARTIFACT, Bundle, BundleError, read_bundle
+from gigcast.bundle import BUNDLE_ARTIFACT, Bundle, BundleError, Target, read_bundle
 from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
-from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME
+from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME, MONITORING_EXPERIMENT
 from training.registry.promotion import Verdict
 
 if TYPE_CHECKING:
@@ -35,6 +38,14 @@ RUN_COLUMNS = (
 
 
 HOST_TAG, PID_TAG = "gigcast.host", "gigcast.pid"
+#: Tags of a monitoring run that name the version it scored.
+MODEL_TAG, VERSION_TAG, TRAINING_RUN_TAG = (
+    "gigcast.model_name",
+    "gigcast.model_version",
+    "gigcast.training_run",
+)
+#: Per-series figures logged under each skill's own keys, so that versions compare skill by skill.
+SKILL_FIGURES = {"mase": "mase", "coverage": "coverage_80", "mase_ratio": "mase_ratio"}
 
 
 class RegistryError(LookupError):
@@ -61,6 +72,7 @@ def log_training(
     tables: dict[str, pl.DataFrame],
     figures: dict[str, Figure],
     example_skill: str,
+    tags: Mapping[str, str] | None = None,
 ) -> Registered:
     """Log the run (metrics in one batch, tables and plots as artifacts) and register the bundle."""
     import mlflow
@@ -69,19 +81,9 @@ def log_training(
     from gigcast.pyfunc import MODEL_CODE, signature
 
     mlflow.set_tracking_uri(tracking_uri)
-    if mlflow.get_experiment_by_name(EXPERIMENT_NAME) is None:
-        mlflow.create_experiment(EXPERIMENT_NAME, artifact_location=_artifact_root(tracking_uri))
-    mlflow.set_experiment(EXPERIMENT_NAME)
-    with mlflow.start_run(tags=trainer_tags()) as run:
-        mlflow.log_params(params)
-        mlflow.log_metrics(metrics)
-        with tempfile.TemporaryDirectory() as folder:
-            for name, table in tables.items():
-                path = Path(folder) / f"{name}.csv"
-                table.write_csv(path)
-                mlflow.log_artifact(str(path), artifact_path="tables")
-        for name, figure in figures.items():
-            mlflow.log_figure(figure, f"plots/{name}.png")
+    experiment = experiment_id(tracking_uri, EXPERIMENT_NAME)
+    with mlflow.start_run(experiment_id=experiment, tags=trainer_tags() | dict(tags or {})) as run:
+        log_contents(params=params, metrics=metrics, tables=tables, figures=figures)
         info = mlflow.pyfunc.log_model(
             name="gigcast",
             python_model=str(MODEL_CODE),
@@ -95,6 +97,59 @@ def log_training(
             pip_requirements=["mlflow", "pandas", "polars", "pycountry"],
         )
     return Registered(run_id=run.info.run_id, version=str(info.registered_model_version))
+
+
+def log_contents(
+    *,
+    params: dict[str, str],
+    metrics: dict[str, float],
+    tables: dict[str, pl.DataFrame],
+    figures: dict[str, Figure],
+) -> None:
+    """Into the active run: params, metrics (in batches), tables as ``tables/NAME.csv``, plots as PNG."""
+    import mlflow
+
+    mlflow.log_params(params)
+    mlflow.log_metrics(metrics)
+    with tempfile.TemporaryDirectory() as folder:
+        for name, table in tables.items():
+            path = Path(folder) / f"{name}.csv"
+            table.write_csv(path)
+            mlflow.log_artifact(str(path), artifact_path="tables")
+    for name, figure in figures.items():
+        mlflow.log_figure(figure, f"plots/{name}.png")
+
+
+def experiment_id(tracking_uri: str, name: str) -> str:
+    """The id of experiment ``name``, created on first use."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    return str(client.create_experiment(name, artifact_location=_artifact_root(tracking_uri)))
+
+
+def skill_key(skill: str, target: str, figure: str) -> str:
+    """The metric key of one skill's figure, ``skill/prompt-engineering/demand_mase``.
+
+    Characters MLflow refuses in a key (``+`` and ``#`` of ``c++``, ``c#``) are written as
+    ``_2b_`` and ``_23_``: skill ids hold no underscore, so keys never collide.
+    """
+    safe = re.sub(r"[^a-z0-9.-]", lambda found: f"_{ord(found.group()):x}_", skill)
+    return f"skill/{safe}/{target}_{figure}"
+
+
+def skill_metrics(series: pl.DataFrame) -> dict[str, float]:
+    """Each row's figures (of ``SKILL_FIGURES`` it has) under its skill's keys; missing ones left out."""
+    figures = [column for column in SKILL_FIGURES if column in series.columns]
+    return {
+        skill_key(row["skill"], row["target"], SKILL_FIGURES[column]): float(row[column])
+        for row in series.iter_rows(named=True)
+        for column in figures
+        if row[column] is not None and math.isfinite(row[column])
+    }
 
 
 def _artifact_root(tracking_uri: str) -> str | None:
@@ -154,7 +209,7 @@ def champion(*, tracking_uri: str, model_name: str) -> tuple[str, Bundle] | None
     if version is None:
         return None
     try:
-        return version.version, _checked(tracking_uri, version)
+        return version.version, checked(tracking_uri, version)
     except RegistryError as exc:
         raise DamagedChampionError(f"@champion is {exc}") from None
 
@@ -173,13 +228,13 @@ def promote(*, tracking_uri: str, model_name: str, version: str) -> str | None:
         found = client.get_model_version(model_name, version)
     except MlflowException:
         raise RegistryError(f"{model_name} has no version {version}") from None
-    _checked(tracking_uri, RegisteredVersion(model_name, version, found.run_id or ""))
+    checked(tracking_uri, RegisteredVersion(model_name, version, found.run_id or ""))
     before = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
     client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
     return before.version if before else None
 
 
-def _checked(tracking_uri: str, version: RegisteredVersion) -> Bundle:
+def checked(tracking_uri: str, version: RegisteredVersion) -> Bundle:
     """The version's bundle, fetched and checked; RegistryError when it cannot be served."""
     from mlflow.exceptions import MlflowException
 
@@ -212,8 +267,12 @@ def record_verdict(*, tracking_uri: str, run_id: str, verdict: Verdict, promoted
     )
 
 
-def recent_runs(*, tracking_uri: str, model_name: str, limit: int) -> pl.DataFrame:
-    """The newest training runs with their headline metrics, version and whether it is champion."""
+def recent_runs(*, tracking_uri: str, model_name: str, limit: int, skill: str | None = None) -> pl.DataFrame:
+    """The newest training runs with their headline metrics, version and whether it is champion.
+
+    With ``skill``, the skill's own figures instead: its backtest per target and, for a version
+    that was monitored, the latest monitoring run's (columns ``monitored_demand_mase``, ...).
+    """
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -225,15 +284,49 @@ def recent_runs(*, tracking_uri: str, model_name: str, limit: int) -> pl.DataFra
     )
     versions = {v.run_id: str(v.version) for v in client.search_model_versions(f"name='{model_name}'")}
     current = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
-    rows = [
-        {
-            "run_id": run.info.run_id,
-            "started": datetime.fromtimestamp(run.info.start_time / 1000, UTC).strftime("%Y-%m-%d %H:%M"),
-            "version": versions.get(run.info.run_id, ""),
-            "champion": current is not None and versions.get(run.info.run_id) == current.version,
-            **{key: run.data.metrics.get(key) for key in RUN_COLUMNS},
-            "verdict": run.data.tags.get("gigcast.verdict", ""),
-        }
-        for run in runs
-    ]
-    return pl.DataFrame(rows, schema_overrides=dict.fromkeys(RUN_COLUMNS, pl.Float64))
+    if skill is None:
+        columns = {key: key for key in RUN_COLUMNS}
+        monitored: dict[str, dict[str, float]] = {}
+    else:
+        figures = [f"{target}_{figure}" for target in Target for figure in ("mase", "coverage_80")]
+        columns = {figure: skill_key(skill, *figure.split("_", 1)) for figure in figures}
+        columns |= {f"monitored_{figure}": key for figure, key in list(columns.items())}
+        monitored = monitoring_runs(tracking_uri=tracking_uri, model_name=model_name)
+    rows = []
+    for run in runs:
+        version = versions.get(run.info.run_id, "")
+        metrics = run.data.metrics
+        live = monitored.get(version, {})
+        rows.append(
+            {
+                "run_id": run.info.run_id,
+                "started": datetime.fromtimestamp(run.info.start_time / 1000, UTC).strftime("%Y-%m-%d %H:%M"),
+                "version": version,
+                "champion": current is not None and version == current.version,
+                **{
+                    column: (live if column.startswith("monitored_") else metrics).get(key)
+                    for column, key in columns.items()
+                },
+                "verdict": run.data.tags.get("gigcast.verdict", ""),
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides=dict.fromkeys(columns, pl.Float64))
+
+
+def monitoring_runs(*, tracking_uri: str, model_name: str) -> dict[str, dict[str, float]]:
+    """Per version of ``model_name``, the metrics of its latest monitoring run."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(MONITORING_EXPERIMENT)
+    if experiment is None:
+        return {}
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{MODEL_TAG}` = '{model_name}'",
+        order_by=["attributes.start_time DESC"],
+    )
+    latest: dict[str, dict[str, float]] = {}
+    for run in runs:
+        latest.setdefault(run.data.tags.get(VERSION_TAG, ""), run.data.metrics)
+    return latest

@@ -8,7 +8,16 @@ import polars as pl
 import pytest
 
 from gigcast.taxonomy import Taxonomy
-from training.data.synth import COUNTRIES, pick_skills, synthesize, write_market
+from training.data.synth import (
+    COUNTRIES,
+    SECONDARY_SHARE,
+    Market,
+    RegimeShift,
+    ShiftError,
+    pick_skills,
+    synthesize,
+    write_market,
+)
 
 END = date(2026, 11, 15)
 
@@ -119,3 +128,211 @@ def test_observed_demand_matches_the_truth(tmp_path: Path, taxonomy: Taxonomy) -
     assert (totals["observed"] / totals["expected"]).median() == pytest.approx(1.0, abs=0.02)
     # every skill's count is a Poisson draw around its truth: within four standard deviations
     assert ((totals["observed"] - totals["expected"]).abs() <= 4 * totals["expected"].sqrt()).all()
+
+
+SHIFT_WEEK = date(2026, 8, 3)  # week 15 of the 30 that end on END
+SHIFTS = (
+    RegimeShift(start=date(2026, 8, 5), skills=("prompt-engineering",), level=0.3),  # a Wednesday
+    RegimeShift(start=SHIFT_WEEK, skills=("machine-learning",), rate=1.5),
+    RegimeShift(start=SHIFT_WEEK, skills=("data-annotation",), level=2.0, growth=1.5),
+)
+UNSHIFTED = ("chatbot-development", "computer-vision", "ai-video-generation")
+AFTER = pl.col("posted_at") >= SHIFT_WEEK.isoformat()
+
+
+def six_skills(*, messy: float, shifts: tuple[RegimeShift, ...] = ()) -> Market:
+    return synthesize(skills=6, weeks=30, end=END, seed=4, messy=messy, shifts=shifts)
+
+
+def own(postings: pl.DataFrame, skill: str, taxonomy: Taxonomy) -> pl.DataFrame:
+    """The postings drawn for ``skill`` (their ids carry its place in the market), from the shift on."""
+    index = [s.id for s in pick_skills(taxonomy, 6)].index(skill)
+    return postings.filter(AFTER & pl.col("posting_id").str.starts_with(f"s{index:05d}-"))
+
+
+def hourly_rates(postings: pl.DataFrame) -> pl.Series:
+    low, high = pl.col("hourly_rate_min").cast(pl.Float64), pl.col("hourly_rate_max").cast(pl.Float64)
+    rate = pl.coalesce(pl.col("hourly_rate").cast(pl.Float64), (low + high) / 2)
+    return postings.select(rate=rate).drop_nulls()["rate"]
+
+
+@pytest.fixture(scope="module")
+def clean_pair() -> tuple[Market, Market]:
+    return six_skills(messy=0.0), six_skills(messy=0.0, shifts=SHIFTS)
+
+
+@pytest.fixture(scope="module")
+def messy_pair() -> tuple[Market, Market]:
+    return six_skills(messy=0.05), six_skills(messy=0.05, shifts=SHIFTS)
+
+
+def test_no_shift_is_the_market_made_without_the_argument() -> None:
+    without = six_skills(messy=0.05)
+    with_none = synthesize(skills=6, weeks=30, end=END, seed=4, messy=0.05, shifts=())
+    assert with_none.postings.equals(without.postings) and with_none.truth.equals(without.truth)
+    assert with_none.facts == without.facts and without.facts["shifts"] == []
+    nothing = RegimeShift(start=SHIFT_WEEK, skills=("machine-learning",))  # every factor 1
+    same = six_skills(messy=0.05, shifts=(nothing,))
+    assert same.postings.equals(without.postings) and same.truth.equals(without.truth)
+
+
+def test_a_shift_leaves_every_posting_before_its_week_as_it_was(messy_pair: tuple[Market, Market]) -> None:
+    unshifted, shifted = messy_pair
+    assert shifted.postings.schema == unshifted.postings.schema
+    before = ~AFTER
+    assert shifted.postings.filter(before).height > 1000
+    assert shifted.postings.filter(before).equals(unshifted.postings.filter(before))  # broken rows too
+    assert not shifted.postings.filter(AFTER).equals(unshifted.postings.filter(AFTER))
+    assert shifted.facts["messy_rows"] == unshifted.facts["messy_rows"]
+
+
+def test_a_shift_changes_its_skills_only_and_the_way_asked(
+    clean_pair: tuple[Market, Market], taxonomy: Taxonomy
+) -> None:
+    unshifted, shifted = clean_pair
+    for skill in UNSHIFTED:
+        assert own(shifted.postings, skill, taxonomy).equals(own(unshifted.postings, skill, taxonomy))
+
+    # level 0.3: each posting kept with probability 0.3, a binomial draw of the unshifted ones
+    was, now = (own(m.postings, "prompt-engineering", taxonomy) for m in clean_pair)
+    assert was.filter(pl.col("posting_id").is_in(now["posting_id"].implode())).equals(now)  # a subset
+    assert abs(now.height - 0.3 * was.height) <= 4 * (was.height * 0.3 * 0.7) ** 0.5
+    assert was.height > 150
+
+    # level 2 growing 1.5-fold a year: every unshifted posting stays, the extra ones are Poisson draws
+    was, now = (own(m.postings, "data-annotation", taxonomy) for m in clean_pair)
+    assert now.filter(pl.col("posting_id").is_in(was["posting_id"].implode())).equals(was)
+    truth = [
+        m.truth.filter((pl.col("skill") == "data-annotation") & (pl.col("week_start") >= SHIFT_WEEK))
+        for m in clean_pair
+    ]
+    extra = truth[1]["expected_postings"].sum() - truth[0]["expected_postings"].sum()
+    assert extra > 0.9 * truth[0]["expected_postings"].sum()
+    assert abs(now.height - was.height - extra) <= 4 * extra**0.5
+    assert shifted.postings["posting_id"].is_unique().all()  # the extra ones take new ids
+
+    # rate 1.5: the same postings, their hourly rates half as high again
+    was, now = (own(m.postings, "machine-learning", taxonomy) for m in clean_pair)
+    rate_columns = ["hourly_rate", "hourly_rate_min", "hourly_rate_max", "budget_usd"]
+    assert now.drop(rate_columns).equals(was.drop(rate_columns))
+    assert hourly_rates(now).median() == pytest.approx(1.5 * hourly_rates(was).median(), rel=0.01)
+
+
+def test_the_truth_follows_the_shift(clean_pair: tuple[Market, Market]) -> None:
+    unshifted, shifted = clean_pair
+    after = pl.col("week_start") >= SHIFT_WEEK
+    assert shifted.truth.filter(~after).equals(unshifted.truth.filter(~after))
+    both = shifted.truth.join(unshifted.truth, on=["skill", "week_start"], suffix="_was").filter(after)
+    ratio = both.select(
+        "skill",
+        weeks=(pl.col("week_start") - SHIFT_WEEK).dt.total_days() // 7,
+        demand=pl.col("expected_postings") / pl.col("expected_postings_was"),
+        rate=pl.col("median_rate") / pl.col("median_rate_was"),
+    )
+
+    def of(skill: str, column: str) -> list[float]:
+        return ratio.filter(pl.col("skill") == skill)[column].to_list()
+
+    weeks = ratio.filter(pl.col("skill") == "data-annotation")["weeks"].to_numpy()
+    assert of("prompt-engineering", "demand") == pytest.approx([0.3] * 15)
+    assert of("data-annotation", "demand") == pytest.approx(2.0 * 1.5 ** (weeks / 52.18))
+    assert of("machine-learning", "rate") == pytest.approx([1.5] * 15)
+    assert of("machine-learning", "demand") == pytest.approx([1.0] * 15)
+    for skill in UNSHIFTED:
+        assert of(skill, "demand") == pytest.approx([1.0] * 15) and of(skill, "rate") == pytest.approx(
+            [1.0] * 15
+        )
+    assert shifted.facts["shifts"][0] == {
+        "start": "2026-08-03",
+        "skills": ["prompt-engineering"],
+        "level": 0.3,
+        "growth": 1.0,
+        "rate": 1.0,
+    }
+
+
+def test_observed_demand_of_a_shifted_market_matches_its_truth(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    """Own postings and mentions as a second skill: prompt engineering's fall thins its peer's too."""
+    from training.data.ingest import ingest
+    from training.data.panels import demand_panel
+
+    shifts = (
+        RegimeShift(start=SHIFT_WEEK, skills=("prompt-engineering",), level=0.3),
+        RegimeShift(start=SHIFT_WEEK, skills=("data-annotation",), level=2.0, growth=1.5),
+    )
+    unshifted = synthesize(skills=30, weeks=30, end=END, seed=9, messy=0.0)
+    market = synthesize(skills=30, weeks=30, end=END, seed=9, messy=0.0, shifts=shifts)
+    market.postings.write_parquet(tmp_path / "m.parquet")
+    observed = demand_panel(ingest([tmp_path / "m.parquet"], taxonomy=taxonomy).accepted)
+    after = pl.col("week_start") >= SHIFT_WEEK
+    both = observed.join(market.truth, on=["skill", "week_start"], how="full", coalesce=True).filter(after)
+    totals = both.group_by("skill").agg(
+        observed=pl.col("postings").fill_null(0).sum(),
+        expected=pl.col("expected_postings").fill_null(0).sum(),
+    )
+    assert ((totals["observed"] - totals["expected"]).abs() <= 4 * totals["expected"].sqrt()).all()
+
+    def change(skill: str) -> float:
+        return float(
+            sum(
+                sign * m.truth.filter(after & (pl.col("skill") == skill))["expected_postings"].sum()
+                for sign, m in ((1, market), (-1, unshifted))
+            )
+        )
+
+    # each is its shifted peer's one peer: it is the second skill of SECONDARY_SHARE of its postings
+    assert change("prompt-engineering") < 0 < change("data-annotation")
+    assert change("llm-fine-tuning") == pytest.approx(SECONDARY_SHARE * change("prompt-engineering"))
+    assert change("data-labeling") == pytest.approx(SECONDARY_SHARE * change("data-annotation"))
+
+
+def test_broken_rows_of_a_shifted_market_get_their_reasons(
+    messy_pair: tuple[Market, Market], tmp_path: Path, taxonomy: Taxonomy
+) -> None:
+    from datetime import UTC, datetime
+
+    from training.data.ingest import ingest
+
+    shifted = messy_pair[1]
+    write_market(shifted, tmp_path / "m.csv")
+    result = ingest([tmp_path / "m.csv"], taxonomy=taxonomy, now=datetime(2026, 11, 25, tzinfo=UTC))
+    assert result.rows == shifted.postings.height
+    assert result.reasons() == dict(
+        sorted(shifted.facts["expected_reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    assert json.loads((tmp_path / "m.truth.json").read_text())["shifts"][1]["rate"] == 1.5
+
+
+@pytest.mark.parametrize(
+    ("start", "skill", "message"),
+    [
+        (SHIFT_WEEK, "rag", "no skill 'rag' among the market's 6 skills"),
+        (
+            date(2026, 4, 19),
+            "machine-learning",
+            "the week of 2026-04-13 is outside the market's, 2026-04-20 to",
+        ),
+        (date(2026, 11, 16), "machine-learning", "the week of 2026-11-16 is outside"),
+    ],
+)
+def test_a_shift_the_market_cannot_hold_is_refused(start: date, skill: str, message: str) -> None:
+    with pytest.raises(ShiftError, match=message):
+        six_skills(messy=0.0, shifts=(RegimeShift(start=start, skills=(skill,), level=2.0),))
+    six_skills(messy=0.0, shifts=(RegimeShift(start=date(2026, 11, 15), skills=("machine-learning",)),))
+
+
+@pytest.mark.parametrize(
+    ("factors", "message"),
+    [
+        ({"level": 0.0}, "level must be positive and finite, not 0.0"),
+        ({"growth": -1.5}, "growth must be positive"),
+        ({"rate": float("inf")}, "rate must be positive and finite, not inf"),
+        ({"level": float("nan")}, "level must be positive"),
+        ({"skills": ()}, "one skill id or more"),
+        ({"skills": "rag"}, "one skill id or more"),
+        ({"skills": ("rag", "rag")}, "a skill twice"),
+    ],
+)
+def test_a_shift_with_a_bad_factor_is_refused(factors: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RegimeShift(**{"start": SHIFT_WEEK, "skills": ("rag",), **factors})  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Scoring a registered version on the weeks after its data."""
