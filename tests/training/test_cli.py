@@ -174,14 +174,15 @@ def test_synth_refuses_a_shift_it_cannot_read_or_hold(tmp_path: Path, value: str
     assert any("Invalid value for --shift" in line and message in line for line in result.output.splitlines())
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def champion_registry(
-    trained: Trained, small_market: pl.DataFrame, tmp_path: Path
+    trained: Trained, small_market: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, str], Path]:
     """A registry whose champion is the session's trained market, and that market's postings."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    promote(tracking_uri=uri, model_name="gigcast", version=register(uri, trained, tmp_path / "v1"))
-    postings = tmp_path / "postings.parquet"
+    folder = tmp_path_factory.mktemp("champion")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    promote(tracking_uri=uri, model_name="gigcast", version=register(uri, trained, folder / "v1"))
+    postings = folder / "postings.parquet"
     small_market.write_parquet(postings)
     return {"MLFLOW_TRACKING_URI": uri}, postings
 

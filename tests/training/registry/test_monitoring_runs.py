@@ -9,7 +9,7 @@ import pytest
 from mlflow import MlflowClient
 from polars.testing import assert_frame_equal
 
-from gigcast.bundle import Target
+from gigcast.bundle import Target, write_bundle
 from gigcast.monitored import TAG_PREFIX, Monitored
 from tests.conftest import register
 from training.pipeline import Trained
@@ -17,10 +17,12 @@ from training.registry.monitoring import log_monitoring, scored_version
 from training.registry.tracking import RegistryError, log_training, promote
 
 
-@pytest.fixture
-def registry(trained: Trained, tmp_path: Path) -> str:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    promote(tracking_uri=uri, model_name="gigcast", version=register(uri, trained, tmp_path / "v1"))
+@pytest.fixture(scope="module")
+def registry(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A registry whose champion, version 1, is the session's trained market; tests add to it."""
+    folder = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    promote(tracking_uri=uri, model_name="gigcast", version=register(uri, trained, folder / "v1"))
     return uri
 
 
@@ -39,12 +41,13 @@ def test_a_version_is_scored_by_the_tables_its_training_run_logged(trained: Trai
 def test_a_version_that_is_not_there_or_cannot_be_scored_is_a_registry_error(
     trained: Trained, registry: str, tmp_path: Path
 ) -> None:
+    bundle = write_bundle(trained.bundle, tmp_path / "bundle")
     with pytest.raises(RegistryError, match="has no version 9"):
         scored_version(tracking_uri=registry, model_name="gigcast", version="9")
     bare = log_training(
         tracking_uri=registry,
         model_name="gigcast",
-        bundle_dir=tmp_path / "v1" / "bundle",
+        bundle_dir=bundle,
         params={},
         metrics={},
         tables={},
