@@ -235,4 +235,6 @@ def skill_runs_table(model_name: str, skill: str, runs: pl.DataFrame) -> Table:
 def _moved(backtest: float | None, monitored: float | None, layout: str) -> str:
     """``0.512 → 0.871``: the backtest's figure and the monitored one, either left out when missing."""
     shown = [layout.format(value) if value is not None else "-" for value in (backtest, monitored)]
-    return " → ".join(shown) if monitored is not None else shown[0] if backtest is not None else ""
+    if monitored is not None:
+        return " → ".join(shown)
+    return shown[0] if backtest is not None else ""
