@@ -80,6 +80,7 @@ Table = Annotated[
 Query = Annotated[
     str | None, typer.Option(help='With a postgresql:// source: a query, e.g. "SELECT … FROM …".')
 ]
+ModelName = Annotated[str, typer.Option(help="Registered model name.")]
 Quarantine = Annotated[
     Path | None, typer.Option(help="Write quarantined rows, with reasons, to this .csv or .parquet file.")
 ]
@@ -287,7 +288,7 @@ def run(
     ray_address: Annotated[
         str | None, typer.Option(help="Address of a running Ray cluster; default a local Ray.")
     ] = None,
-    model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
+    model_name: ModelName = MODEL_NAME,
     if_no_champion: Annotated[
         bool, typer.Option(help="Do nothing when the model already has a champion.")
     ] = False,
@@ -410,7 +411,7 @@ def monitor(
     skill_separator: SkillSeparator = Separator.AUTO,
     min_rate: MinRate = Limits.min_rate,
     max_rate: MaxRate = Limits.max_rate,
-    model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
+    model_name: ModelName = MODEL_NAME,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
     """Score the champion (or --version) on the complete weeks after its data, against its backtest.
@@ -461,7 +462,7 @@ def monitor(
 @app.command("promote")
 def promote_version(
     version: Annotated[str, typer.Option(help="Registered version to make champion, e.g. 3.")],
-    model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
+    model_name: ModelName = MODEL_NAME,
 ) -> None:
     """Point @champion at a version by hand: to promote, or to roll back.
 
@@ -481,7 +482,7 @@ def promote_version(
 @app.command()
 def runs(
     limit: Annotated[int, typer.Option(min=1, help="How many of the newest runs.")] = 10,
-    model_name: Annotated[str, typer.Option(help="Registered model name.")] = MODEL_NAME,
+    model_name: ModelName = MODEL_NAME,
     skill: Annotated[
         str | None,
         typer.Option(

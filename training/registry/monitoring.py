@@ -8,7 +8,7 @@ headline is also kept as tags on the version (``gigcast.monitored``), where the 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,14 +115,7 @@ def log_monitoring(
     ) as run:
         log_contents(params=params, metrics=metrics, tables=tables, figures=figures)
     client = MlflowClient(tracking_uri=tracking_uri)
-    kept = Monitored(
-        run_id=run.info.run_id,
-        through=monitored.through,
-        drifted=monitored.drifted,
-        coverage=monitored.coverage,
-        mase_ratio=monitored.mase_ratio,
-    )
-    tags = kept.tags()
+    tags = replace(monitored, run_id=run.info.run_id).tags()
     for key in scored.tags:  # an earlier run's figures of a target this one did not score
         if key.startswith(TAG_PREFIX) and key not in tags:
             client.delete_model_version_tag(scored.name, scored.version, key)
