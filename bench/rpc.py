@@ -14,7 +14,8 @@ pointed in turn at:
 
 Rounds are interleaved and the median kept, so that the machine's drift hits all alike. Each
 server also gets single-stream round trips (p50/p99). Then gigcast-serve answers
-BatchEstimateRates of 1,000 (server time from its own latency histogram); RSS of both.
+BatchEstimateRates of 1,000 (server time from its own latency histogram). Memory is
+``bench/memory.py``'s.
 
 With two or more CPUs, every server runs on CPU 1 and the load client on CPU 0 (``--no-pin`` lets
 the system place them): a server has one core, as with one ``--workers`` process per core, and
@@ -192,14 +193,6 @@ def family(pid: int) -> list[int]:
     return [pid, *map(int, found)]
 
 
-def rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        status = Path(f"/proc/{pid}/status").read_text()
-        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-    return total / 1024
-
-
 def cpu_seconds(pids: list[int]) -> float:
     """User and system time the processes have used, all their threads included."""
     total = 0
@@ -340,7 +333,6 @@ def main() -> None:
         )
         batch_server = (after[0] - before[0]) / (after[1] - before[1])
         channel.close()
-        rss = {"gigcast": rss_mb(pids[GIGCAST]), "bare": rss_mb(pids["bare sync"])}
     finally:
         for served in gigcasts:
             served.send_signal(signal.SIGTERM)
@@ -380,7 +372,6 @@ def main() -> None:
         f"BatchEstimateRates × 1000: server time {batch_server * ms:.2f} ms (mean of {options.batches}), "
         f"round trip p50 {statistics.median(batch_trips) * ms:.2f} ms"
     )
-    print(f"RSS after the run: gigcast-serve {rss['gigcast']:.0f} MB, bare sync {rss['bare']:.0f} MB")
     p50 = {label: pct(sorted(single[label]), 0.5) * ms for label in (GIGCAST, WORKING, "bare sync")}
     record("serving", "EstimateRate calls/s", median[GIGCAST], "", "bare sync server", base)
     record("serving", "  no answers kept", median[WORKING], "", "bare sync server", base)
@@ -388,7 +379,6 @@ def main() -> None:
     record("serving", "EstimateRate single-stream p50", p50[GIGCAST], "ms", "bare sync server", bare_p50)
     record("serving", "  no answers kept", p50[WORKING], "ms", "bare sync server", bare_p50)
     record("serving", "BatchEstimateRates ×1000, server time", batch_server * ms, "ms", "budget", 10.0)
-    record("serving", "RSS of gigcast-serve", rss["gigcast"], "MB", "bare sync server", rss["bare"])
 
 
 if __name__ == "__main__":

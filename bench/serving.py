@@ -2,11 +2,12 @@
 
 - train: wall time of `gigcast-train run` on a synthetic market of --skills × --weeks;
 - start: `gigcast-serve` launch to SERVING, cold (bundle downloaded) and warm (from the cache);
-- cli: wall time of one `gigcast rate`, against a bare `python -c pass` start;
 - rpc: EstimateRate round trip from a Python client, against grpc.health.v1 Check on the
   same server (the cost of gRPC itself).
 
-Usage: python bench/serving.py [--skills 20] [--weeks 104] [--calls 2000] [--runs 7]
+The wall time of the `gigcast` CLI is bench/cli.py's.
+
+Usage: python bench/serving.py [--skills 20] [--weeks 104] [--calls 2000]
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,7 +75,6 @@ def main() -> None:
     parser.add_argument("--skills", type=int, default=20)
     parser.add_argument("--weeks", type=int, default=104)
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=7)
     options = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="gigcast-bench-"))
@@ -101,18 +100,6 @@ def main() -> None:
         stop(process)
         process, target, warm = start_server(workdir, env)
         try:
-            bare = statistics.median(run([sys.executable, "-c", "pass"]) for _ in range(options.runs))
-            rate = [
-                str(BIN / "gigcast"),
-                "--target",
-                target,
-                "rate",
-                "prompt engineering",
-                "--level",
-                "expert",
-            ]
-            cli = statistics.median(run([*rate, "--country", "US"]) for _ in range(options.runs))
-
             channel = grpc.insecure_channel(target)
             stub = pb_grpc.ForecastServiceStub(channel)
             health = health_pb2_grpc.HealthStub(channel)
@@ -135,15 +122,12 @@ def main() -> None:
     print(f"train (gigcast-train run, end to end)      {trained:8.2f} s")
     print(f"start to SERVING, cold (downloads bundle)  {cold:8.2f} s")
     print(f"start to SERVING, warm (bundle cached)     {warm:8.2f} s")
-    cli_line = f"gigcast rate, wall (median of {options.runs:2d})      {ms(cli)}"
-    print(f"{cli_line}   baseline python -c pass {ms(bare)}")
     print(
         f"EstimateRate round trip p50 {ms(pct(estimate, 0.5))}  p99 {ms(pct(estimate, 0.99))}   "
         f"baseline Health.Check p50 {ms(pct(baseline, 0.5))}  p99 {ms(pct(baseline, 0.99))}"
     )
     print(f"EstimateRate p50 / Health.Check p50        {pct(estimate, 0.5) / pct(baseline, 0.5):8.2f}×")
     record("serving", "start to SERVING, warm", warm, "s", "cold (downloads the bundle)", cold)
-    record("cli", "gigcast rate, wall", cli * 1000, "ms", "python -c pass", bare * 1000)
 
 
 if __name__ == "__main__":

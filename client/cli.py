@@ -2,11 +2,13 @@
 
 Start-up is most of a command's time, so this module imports only grpc, typer, rich, the
 generated stubs and ``gigcast.query`` (standard library only) for the fields it checks itself;
-JSON output and error details are imported when they are needed.
+JSON output and error details are imported when they are needed. ``python bench/cli.py`` shows
+where the time of a command goes.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +30,20 @@ from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 DEFAULT_TARGET = "localhost:50051"
 PAGE_SIZE = 200
 
-app = typer.Typer(
+
+class Gigcast(typer.Typer):
+    """The Typer app; run as the ``gigcast`` command, it keeps the garbage collector out of the way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # A command lives for a moment, so collecting during it only costs time; frozen, the objects
+        # the imports made are skipped by the interpreter's collections at exit too: ~20 ms less.
+        # Typer's test runner does not call the app this way, so a test process keeps its collector.
+        gc.disable()
+        gc.freeze()
+        return super().__call__(*args, **kwargs)
+
+
+app = Gigcast(
     help="Rates and demand for AI freelance skills, from a gigcast server.",
     no_args_is_help=True,
     rich_markup_mode=None,

@@ -1,24 +1,28 @@
-"""Answers from a forecast bundle, held in plain dicts so that each one costs microseconds.
+"""Answers from a forecast bundle, held in flat arrays by skill so that each one costs microseconds.
 
 The service wraps these in protobuf; notebooks reach them through the pyfunc model. Nothing
-here fits or reads files: an index is built once from a checked bundle.
+here fits or reads files: an index is built once from a checked bundle, and what every answer
+of a skill shares (its cells' spreads, the words of its basis) is worked out then.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from statistics import NormalDist
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 
 from gigcast.bundle import MARKET, Bundle, PremiumKind
 from gigcast.names import NameResolver
 from gigcast.query import ExperienceLevel
+from gigcast.taxonomy import EXPERIENCE_LEVELS
 from gigcast.weeks import monday_of
 
 __all__ = [
@@ -54,6 +58,25 @@ MIN_CELL_OBSERVATIONS = 5
 #: Standard normal quantiles of the percentiles answered, for spreads on the log scale.
 Z = {q: NormalDist().inv_cdf(q / 100) for q in (10, 25, 75, 90)}
 
+# The flat arrays of a skill's tables: the values of a forecast week at ``width * offset``, those of
+# a level's cell at ``CELL_FIELDS * LEVEL_COLUMNS[level]``.
+DEMAND_COLUMNS = ("p10", "p50", "p90")
+RATE_COLUMNS = ("p50", "lower", "upper")
+DEMAND_WIDTH, RATE_WIDTH = len(DEMAND_COLUMNS), len(RATE_COLUMNS)
+P50_OF_DEMAND = DEMAND_COLUMNS.index("p50")
+P50, LOWER, UPPER = range(RATE_WIDTH)
+#: A cell: its factor on the skill's median, its log_sd and observations, then its p10, p25, p75
+#: and p90 as factors of its median (its spread, worked out once).
+FACTOR, LOG_SD, OBSERVATIONS, SPREAD = range(4)
+CELL_FIELDS = SPREAD + len(Z)
+#: The column of each level's cell: any level (None, or "" as the bundle names it), then the levels.
+CELL_COLUMNS = 1 + len(EXPERIENCE_LEVELS)
+LEVEL_COLUMNS: dict[str | None, int] = {
+    None: 0,
+    "": 0,
+    **{level: column for column, level in enumerate(EXPERIENCE_LEVELS, start=1)},
+}
+
 
 #: Where a country's premium comes from: its own rates, or its region's when it has none.
 PremiumSlice = Literal["country", "region"]
@@ -87,6 +110,7 @@ _SKILL_SOURCES: dict[tuple[bool, PremiumSlice | None], BasisSource] = {
     (False, "region"): BasisSource.SKILL_REGION,
     (False, None): BasisSource.SKILL,
 }
+_CATEGORY = BasisSource.CATEGORY  # an enum's member read once: each read costs as much as a call
 
 
 @dataclass(slots=True)
@@ -144,12 +168,28 @@ class Premium:
     note: str
 
 
+@dataclass(frozen=True, slots=True)
+class _SkillTables:
+    """One skill's forecasts and rate cells, each in one flat array (see ``CELL_FIELDS``)."""
+
+    row: int  # the skill's place in ``ForecastIndex.skills``, and in each country's shares
+    demand: array[float]  # p10, p50 and p90 of each forecast week; empty without demand
+    rates: array[float]  # p50, lower and upper of each forecast week; empty without rates
+    cells: array[float]  # a cell per level column; empty without rates
+    descriptions: tuple[str, ...]  # per level column: the history and cell that answer, in words
+
+
 class WeekOutOfRangeError(ValueError):
     """A week outside the forecast horizon."""
 
 
 class ForecastIndex:
-    """Every table of a bundle, keyed for direct lookup."""
+    """Every table of a bundle, keyed for direct lookup.
+
+    The forecasts and rate cells are held in flat arrays of floats, one set per skill, indexed by
+    week offset and level: a few kilobytes a skill, where a float object per value would take
+    several times that.
+    """
 
     def __init__(self, bundle: Bundle) -> None:
         manifest = bundle.manifest
@@ -159,20 +199,17 @@ class ForecastIndex:
         self.weeks = tuple(
             manifest.first_forecast_week + timedelta(weeks=i) for i in range(manifest.horizon_weeks)
         )
+        self.data_as_of = manifest.data_as_of
         self._week_index = {week: i for i, week in enumerate(self.weeks)}
         self.skills = {
-            row["skill"]: SkillEntry(**row) for row in bundle.skills.sort("skill").iter_rows(named=True)
+            row["skill"]: SkillEntry(**_interned(row))
+            for row in bundle.skills.sort("skill").iter_rows(named=True)
         }
         self.names = NameResolver((e.skill, (e.display_name, *e.aliases)) for e in self.skills.values())
-        self._demand = _series(bundle.demand, ("p10", "p50", "p90"))
-        self._totals = _series(bundle.demand_totals.rename({"category": "skill"}), ("p10", "p50", "p90"))
         #: Skills per category id, categories in order.
         self.category_sizes = dict(sorted(Counter(e.category for e in self.skills.values()).items()))
-        self._rates = _series(bundle.rates, ("p50", "lower", "upper"))
-        self._cells = {
-            (skill, level): Cell(math.exp(log_premium), log_sd, observations)
-            for skill, level, log_premium, log_sd, observations in bundle.rate_cells.iter_rows()
-        }
+        self._totals = _weekly(bundle.demand_totals.rename({"category": "skill"}), DEMAND_COLUMNS)
+        self._tables = _skill_tables(bundle, self.skills)
         countries = bundle.premiums.filter(pl.col("kind") == PremiumKind.COUNTRY.value)
         self._countries = {
             key: _country_premium(key, log_premium, observations)
@@ -180,16 +217,7 @@ class ForecastIndex:
                 "key", "log_premium", "observations"
             ).iter_rows()
         }
-        self._rate_history = {
-            entry.skill: (
-                f"category {entry.category}, scaled to the skill"
-                if entry.rate_basis == "category"
-                else "own history"
-            )
-            + f", {entry.weeks_of_history} weeks"
-            for entry in self.skills.values()
-        }
-        self._share = {(skill, country): share for skill, country, share in bundle.country_share.iter_rows()}
+        self._shares = _shares(bundle.country_share, self._tables)
 
     def find_skill(self, text: str) -> SkillEntry | None:
         """The skill named by an id, display name or alias, in any spelling ``gigcast.names`` reads."""
@@ -216,76 +244,90 @@ class ForecastIndex:
     ) -> RateEstimate:
         """Market percentiles: the skill's forecast median moved by its level's cell and the
         country's premium, spread as that cell's rates spread."""
-        p50, lower, upper = self._rates[entry.skill][offset]
-        cell = self._cells[(entry.skill, level or "")]
-        own = entry.rate_basis != "category"
-        notes = [f"{self._rate_history[entry.skill]}, {entry.rate_observations:,} rates"]
+        tables = self._tables[entry.skill]
+        column = LEVEL_COLUMNS[level]
+        cells, at = tables.cells, CELL_FIELDS * column
+        factor = cells[at + FACTOR]
         observations = entry.rate_observations
         by_level = False
-        if level:
-            if own and cell.observations >= MIN_CELL_OBSERVATIONS:
-                by_level = True
-                observations = cell.observations
-            notes.append(f"{level} ×{cell.factor:.2f} from {cell.observations:,} rates")
-        factor = cell.factor
-        country_premium = self._countries.get(country) if country else None
-        if country_premium is not None:
-            factor *= country_premium.factor
-            notes.append(country_premium.note)
+        own = entry.rate_basis != "category"
+        if column and own and cells[at + OBSERVATIONS] >= MIN_CELL_OBSERVATIONS:
+            by_level = True
+            observations = int(cells[at + OBSERVATIONS])
+        description = tables.descriptions[column]
+        place: PremiumSlice | None = None
+        premium = self._countries.get(country) if country else None
+        if premium is not None:
+            factor *= premium.factor
+            description = f"{description}; {premium.note}"
+            place = premium.slice
         elif country:
-            notes.append(f"no {country} data, all markets")
-        median = p50 * factor
-        p10, p25, p75, p90 = (median * math.exp(z * cell.log_sd) for z in Z.values())
+            description = f"{description}; no {country} data, all markets"
+        week = RATE_WIDTH * offset
+        rates = tables.rates
+        median = rates[week + P50] * factor
         return RateEstimate(
-            skill=entry.skill,
-            week_start=self.weeks[offset],
-            level=level,
-            country=country,
-            p10=p10,
-            p25=p25,
-            p50=median,
-            p75=p75,
-            p90=p90,
-            lower=lower * factor,
-            upper=upper * factor,
-            coverage=self.coverage,
-            basis=Basis(
-                BasisSource.of_skill(level=by_level, place=country_premium.slice if country_premium else None)
-                if own
-                else BasisSource.CATEGORY,
+            entry.skill,
+            self.weeks[offset],
+            level,
+            country,
+            median * cells[at + SPREAD],
+            median * cells[at + SPREAD + 1],
+            median,
+            median * cells[at + SPREAD + 2],
+            median * cells[at + SPREAD + 3],
+            rates[week + LOWER] * factor,
+            rates[week + UPPER] * factor,
+            self.coverage,
+            Basis(
+                _SKILL_SOURCES[by_level, place] if own else _CATEGORY,
                 entry.weeks_of_history,
                 observations,
-                "; ".join(notes),
-                self.manifest.data_as_of,
+                description,
+                self.data_as_of,
                 entry.rate_model,
             ),
         )
 
+    def cell(self, entry: SkillEntry, level: ExperienceLevel | None) -> Cell:
+        """The skill's cell at ``level`` (None: any level), as the bundle holds it."""
+        cells, at = self._tables[entry.skill].cells, CELL_FIELDS * LEVEL_COLUMNS[level]
+        return Cell(cells[at + FACTOR], cells[at + LOG_SD], int(cells[at + OBSERVATIONS]))
+
     def demand(self, entry: SkillEntry, *, country: str | None, horizon: int) -> list[DemandPoint]:
         """Weekly postings ahead; a country gets the skill's share of its postings."""
-        share = 1.0 if country is None else self._share.get((entry.skill, country), 0.0)
-        return self._points(self._demand[entry.skill], horizon, share)
+        tables = self._tables[entry.skill]
+        share = 1.0 if country is None else self._share(tables, country)
+        return self._points(tables.demand, horizon, 0.0 if math.isnan(share) else share)
 
     def category_demand(self, category: str | None, *, horizon: int) -> list[DemandPoint]:
         """Weekly postings ahead of a category (None: the whole market), the sum of its skills'."""
         return self._points(self._totals[category or MARKET], horizon)
 
-    def _points(self, rows: list[tuple[float, ...]], horizon: int, share: float = 1.0) -> list[DemandPoint]:
+    def _points(self, values: array[float], horizon: int, share: float = 1.0) -> list[DemandPoint]:
         return [
-            DemandPoint(week, p10 * share, p50 * share, p90 * share)
-            for week, (p10, p50, p90) in zip(self.weeks[:horizon], rows[:horizon], strict=True)
+            DemandPoint(week, values[at] * share, values[at + 1] * share, values[at + 2] * share)
+            for week, at in zip(
+                self.weeks[:horizon], range(0, DEMAND_WIDTH * horizon, DEMAND_WIDTH), strict=True
+            )
         ]
 
     def path(self, entry: SkillEntry, metric: str) -> list[float]:
         """The forecast median week by week: postings ("demand") or USD/h ("rate")."""
+        tables = self._tables[entry.skill]
         if metric == "demand":
-            return [p50 for _, p50, _ in self._demand[entry.skill]]
-        return [p50 for p50, _, _ in self._rates[entry.skill]]
+            return tables.demand[P50_OF_DEMAND::DEMAND_WIDTH].tolist()
+        return tables.rates[P50::RATE_WIDTH].tolist()
+
+    def _share(self, tables: _SkillTables, country: str) -> float:
+        """The skill's share of postings from ``country``; NaN when it has none from there."""
+        shares = self._shares.get(country)
+        return math.nan if shares is None else shares[tables.row]
 
     def demand_basis(self, entry: SkillEntry, country: str | None) -> Basis:
         if entry.demand_basis == "category":
             source, what = BasisSource.CATEGORY, f"category {entry.category}, scaled to the skill"
-        elif country and (entry.skill, country) not in self._share:
+        elif country and math.isnan(self._share(self._tables[entry.skill], country)):
             source, what = BasisSource.SKILL_COUNTRY, f"own history; no {country} postings in the data"
         elif country:
             source, what = BasisSource.SKILL_COUNTRY, f"own history, {country} share"
@@ -296,7 +338,7 @@ class ForecastIndex:
             entry.weeks_of_history,
             entry.postings,
             f"{what}, {entry.weeks_of_history} weeks",
-            self.manifest.data_as_of,
+            self.data_as_of,
             entry.demand_model,
         )
 
@@ -309,10 +351,62 @@ def _country_premium(key: str, log_premium: float, observations: int) -> Premium
     return Premium(factor, "region", f"{key} ×{factor:.2f} from its region")
 
 
-def _series(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, list[tuple[float, ...]]]:
-    """Per skill, the rows of ``columns`` in week order."""
-    ordered = frame.sort("skill", "week_start")
-    series: dict[str, list[tuple[float, ...]]] = {}
-    for skill, *values in ordered.select("skill", *columns).iter_rows():
-        series.setdefault(skill, []).append(tuple(values))
-    return series
+def _interned(row: dict[str, Any]) -> dict[str, Any]:
+    """A skills row whose texts are shared with every other row holding the same: categories,
+    bases and model names repeat across skills."""
+    return {key: sys.intern(value) if isinstance(value, str) else value for key, value in row.items()}
+
+
+def _weekly(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, array[float]]:
+    """Per skill, the values of ``columns`` week after week, in one flat array."""
+    ordered = frame.sort("skill", "week_start").select("skill", *columns)
+    weekly: dict[str, array[float]] = {}
+    for skill, *values in ordered.iter_rows():
+        weekly.setdefault(skill, array("d")).extend(values)
+    return weekly
+
+
+def _skill_tables(bundle: Bundle, skills: dict[str, SkillEntry]) -> dict[str, _SkillTables]:
+    demand = _weekly(bundle.demand, DEMAND_COLUMNS)
+    rates = _weekly(bundle.rates, RATE_COLUMNS)
+    cells: dict[str, array[float]] = {}
+    for skill, level, log_premium, log_sd, observations in bundle.rate_cells.iter_rows():
+        at = CELL_FIELDS * LEVEL_COLUMNS[level]
+        held = cells.setdefault(skill, array("d", [math.nan]) * (CELL_FIELDS * CELL_COLUMNS))
+        spread = [math.exp(z * log_sd) for z in Z.values()]
+        held[at : at + CELL_FIELDS] = array("d", [math.exp(log_premium), log_sd, observations, *spread])
+    return {
+        skill: _SkillTables(
+            row,
+            demand.get(skill, array("d")),
+            rates.get(skill, array("d")),
+            cells.get(skill, array("d")),
+            _descriptions(entry, cells.get(skill)),
+        )
+        for row, (skill, entry) in enumerate(skills.items())
+    }
+
+
+def _descriptions(entry: SkillEntry, cells: array[float] | None) -> tuple[str, ...]:
+    """Which history, and which cell at each level, answer for ``entry``: a basis in words."""
+    history = (
+        "own history" if entry.rate_basis != "category" else f"category {entry.category}, scaled to the skill"
+    )
+    skill = f"{history}, {entry.weeks_of_history} weeks, {entry.rate_observations:,} rates"
+    if cells is None:
+        return (skill,) * CELL_COLUMNS
+    described = [skill]
+    for level in EXPERIENCE_LEVELS:
+        at = CELL_FIELDS * LEVEL_COLUMNS[level]
+        factor, observations = cells[at + FACTOR], int(cells[at + OBSERVATIONS])
+        described.append(f"{skill}; {level} ×{factor:.2f} from {observations:,} rates")
+    return tuple(described)
+
+
+def _shares(frame: pl.DataFrame, tables: dict[str, _SkillTables]) -> dict[str, array[float]]:
+    """Per country, each skill's share of its postings by skill row; NaN where it has none."""
+    shares: dict[str, array[float]] = {}
+    for skill, country, share in frame.iter_rows():
+        held = shares.setdefault(country, array("d", [math.nan]) * len(tables))
+        held[tables[skill].row] = share
+    return shares

@@ -36,16 +36,21 @@ class NameResolver:
     """Every name of every skill (id, display name, aliases), read through ``name_key``.
 
     The first skill to claim a key keeps it, so an id or display name listed first wins over a
-    later skill's alias.
+    later skill's alias. Each name as listed resolves without being read again: a service is
+    mostly asked by the ids and names it gave out.
     """
 
     def __init__(self, names: Iterable[tuple[str, Iterable[str]]]) -> None:
         self._by_key: dict[str, str] = {}
+        listed: list[tuple[str, str]] = []
         for skill, spellings in names:
             for spelling in (skill, *spellings):
                 key = name_key(spelling)
                 if key:
                     self._by_key.setdefault(key, skill)
+                    listed.append((spelling, key))
+        #: Every name as listed -> the skill its key names (not always the skill that listed it).
+        self._as_listed = {spelling: self._by_key[key] for spelling, key in listed}
 
     def __contains__(self, text: str) -> bool:
         return self.resolve(text) is not None
@@ -57,7 +62,8 @@ class NameResolver:
 
     def resolve(self, text: str) -> str | None:
         """The skill ``text`` names, or None."""
-        return self._by_key.get(name_key(text))
+        skill = self._as_listed.get(text)
+        return skill if skill is not None else self._by_key.get(name_key(text))
 
     def suggest(self, text: str, *, limit: int = 3) -> list[str]:
         """Skills whose names are closest to ``text``, for "did you mean" answers."""

@@ -105,22 +105,21 @@ def read_query(
 
 def read_skill(text: str) -> str:
     """The skill as asked; it must hold more than spaces."""
-    read_text("skill", text)
-    if not text.strip():
+    if not read_text("skill", text):
         raise QueryError("skill", "must not be empty")
     return text
 
 
 def read_level(value: ExperienceLevel | str | int | None) -> ExperienceLevel | None:
     """A level from its name in any case, or from its number on the wire; None, "" and 0 are any level."""
+    if isinstance(value, int):  # first: the service reads every level from its number
+        try:
+            return LEVEL_NUMBERS[value]
+        except KeyError:
+            raise QueryError("experience_level", f"unknown value {value}") from None
     if isinstance(value, ExperienceLevel) or value is None:
         return value
-    if isinstance(value, int):
-        if value not in LEVEL_NUMBERS:
-            raise QueryError("experience_level", f"unknown value {value}")
-        return LEVEL_NUMBERS[value]
-    read_text("experience_level", value)
-    name = value.strip().lower()
+    name = read_text("experience_level", value).lower()
     if not name:
         return None
     try:
@@ -132,8 +131,7 @@ def read_level(value: ExperienceLevel | str | int | None) -> ExperienceLevel | N
 
 def read_country(text: str) -> str | None:
     """The ISO 3166-1 alpha-2 code of a country code or English name; empty text is all markets."""
-    read_text("country", text)
-    if not text.strip():
+    if not read_text("country", text):
         return None
     code = to_alpha2(text)
     if code is None:
@@ -143,11 +141,11 @@ def read_country(text: str) -> str | None:
 
 def read_week(text: str) -> date | None:
     """The day of an ISO date (YYYY-MM-DD); empty text is the first week after the data."""
-    read_text("week", text)
-    if not text.strip():
+    day = read_text("week", text)
+    if not day:
         return None
     try:
-        return date.fromisoformat(text.strip())
+        return date.fromisoformat(day)
     except ValueError:
         raise QueryError("week", f"{quoted(text)} is not an ISO date (YYYY-MM-DD)") from None
 

@@ -1,7 +1,9 @@
 """Where registered bundles live: resolving an alias and fetching a version's bundle, once.
 
-Both the service (to serve the champion) and the trainer (to judge a challenger against it)
-read bundles from the MLflow registry; MLflow is imported only when a function here runs.
+The trainer (to judge a challenger against the champion) calls these in its own process. The
+server never does: it asks them of a short-lived child process (``service.registry``), so that
+MLflow is never loaded where calls are answered. MLflow is imported only when a function here
+runs; ``bundle_folder`` needs none.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from pathlib import Path
 
 from gigcast.bundle import BUNDLE_ARTIFACT, MANIFEST_FILE
 
-__all__ = ["MISSING", "RegisteredVersion", "default_cache_dir", "fetch_bundle", "version_by_alias"]
+__all__ = [
+    "MISSING",
+    "RegisteredVersion",
+    "bundle_folder",
+    "default_cache_dir",
+    "fetch_bundle",
+    "version_by_alias",
+]
 
 
 #: MLflow's error codes for a model, version, alias or file that is not there; any other error is
@@ -55,15 +64,12 @@ def fetch_bundle(*, tracking_uri: str, version: RegisteredVersion, cache_dir: Pa
     leaves a half-written bundle where a later start would take it for a whole one, and
     processes fetching the same version at once (``gigcast-serve --workers``) keep the first.
     """
+    folder = bundle_folder(tracking_uri=tracking_uri, version=version, cache_dir=cache_dir)
+    if (folder / MANIFEST_FILE).is_file():
+        return folder
     import mlflow
     from mlflow import MlflowClient
 
-    key = hashlib.sha256(
-        f"{tracking_uri}|{version.name}|{version.version}|{version.run_id}".encode()
-    ).hexdigest()
-    folder = cache_dir / f"{version.name}-v{version.version}-{key[:16]}"
-    if (folder / MANIFEST_FILE).is_file():
-        return folder
     # Where the version's files are, asked of this registry: MLflow resolves a models:/ URI
     # against the process-wide registry instead, whatever registry it is given.
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -81,6 +87,14 @@ def fetch_bundle(*, tracking_uri: str, version: RegisteredVersion, cache_dir: Pa
             if not (folder / MANIFEST_FILE).is_file():
                 raise
     return folder
+
+
+def bundle_folder(*, tracking_uri: str, version: RegisteredVersion, cache_dir: Path) -> Path:
+    """The folder of ``cache_dir`` where ``fetch_bundle`` keeps ``version``'s bundle (one per registry)."""
+    key = hashlib.sha256(
+        f"{tracking_uri}|{version.name}|{version.version}|{version.run_id}".encode()
+    ).hexdigest()
+    return cache_dir / f"{version.name}-v{version.version}-{key[:16]}"
 
 
 def default_cache_dir() -> Path:

@@ -17,16 +17,14 @@ from gigcast.uris import masked
 from service.logs import LogFormat, configure_logging
 from service.server import THREADS, ServeConfig
 
-# Bundles are fetched once at start; MLflow's download bars would only clutter the log.
+# Settings of MLflow's client, for the child processes that ask the registry (service.registry),
+# which inherit them; MLflow itself is never imported by the server.
+# Bundles are fetched once per version; MLflow's download bars would only clutter the log.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # A registry that is down should fall back to the cache in seconds, not after MLflow's minutes of
-# retries; the alias is asked again at the next poll anyway.
+# retries; the alias is asked again at the next poll anyway. The timeout is the REST client's too.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-# The alias follower asks a database registry every poll. Without a pool each question opens the
-# database anew, so a registry file replaced on disk (restored from a backup, copied back) is the
-# one read, not the deleted one a pooled connection would keep open.
-os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
 
 app = typer.Typer(add_completion=False)
 log = logging.getLogger("gigcast.serve")
@@ -153,15 +151,14 @@ def main(
 
 def run(config: ServeConfig) -> int:
     """Serve in this process; a model that cannot be loaded, or a port taken, is one line and 1."""
-    from mlflow.exceptions import MlflowException
-
     from gigcast.bundle import BundleError
+    from service.registry import RegistryError
     from service.server import serve
     from service.store import ModelNotFoundError, NothingToServeError
 
     try:
         serve(config)
-    except (MlflowException, BundleError, ModelNotFoundError, NothingToServeError) as exc:
+    except (RegistryError, BundleError, ModelNotFoundError, NothingToServeError) as exc:
         print(
             f"gigcast-serve: cannot load {config.name}@{config.alias} "
             f"from {masked(config.tracking_uri)}: {exc}",

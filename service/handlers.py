@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -17,6 +20,7 @@ from gigcast.bundle import Target
 from gigcast.lookup import Basis, BasisSource, DemandPoint, RateEstimate, SkillEntry, WeekOutOfRangeError
 from gigcast.query import (
     DEFAULT_HORIZON_WEEKS,
+    MAX_TEXT,
     ExperienceLevel,
     QueryError,
     read_country,
@@ -54,11 +58,14 @@ MOVER_METRICS = {
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 PAGE_DIGITS = 9  # digits of an offset in a page token
+T = TypeVar("T")
+# The targets as members read once: reading an enum's member costs about as much as a call.
+DEMAND, RATE = Target.DEMAND, Target.RATE
 
 
 def estimate_rate(model: LoadedModel, request: pb.EstimateRateRequest) -> pb.EstimateRateResponse:
-    _require(model, Target.RATE)
-    return pb.EstimateRateResponse(**_estimate(model, request), model=_model_ref(model))
+    _require(model, RATE)
+    return _estimate(model, request, pb.EstimateRateResponse, model=_model_ref(model))
 
 
 def batch_estimate_rates(
@@ -68,46 +75,51 @@ def batch_estimate_rates(
 
     The model is named once, on the batch, not on every item.
     """
-    _require(model, Target.RATE)
+    _require(model, RATE)
     if len(request.requests) > MAX_BATCH:
         raise invalid("requests", f"at most {MAX_BATCH} estimates in one call, got {len(request.requests)}")
     results = []
     for item in request.requests:
         try:
-            results.append(pb.EstimateRateResult(estimate=_estimate(model, item)))
+            results.append(pb.EstimateRateResult(estimate=_estimate(model, item, dict)))
         except RequestError as error:
             results.append(pb.EstimateRateResult(error=_item_error(error)))
     return pb.BatchEstimateRatesResponse(results=results, model=_model_ref(model))
 
 
-def _estimate(model: LoadedModel, request: pb.EstimateRateRequest) -> dict[str, Any]:
-    """The fields of an EstimateRateResponse but its model, for one answer or a batch item.
+def _estimate(
+    model: LoadedModel, request: pb.EstimateRateRequest, make: Callable[..., T], /, **more: Any
+) -> T:
+    """``make`` called with the fields of an EstimateRateResponse and ``more``: the response
+    itself, or the fields as a dict for a batch item.
 
-    Nested messages come as dicts (``_interval``, ``_basis``, ``_model_ref``): protobuf fills them
-    in place, where a message would be copied.
+    Nested messages come as dicts (``_basis``, ``_model_ref``): protobuf fills them in place,
+    where a message would be copied.
     """
     entry = _skill(model, request.skill)
-    level = _level(request.experience_level)
+    level_number = request.experience_level
+    level = _level(level_number)
     country = _country(request.country)
     offset = _week(model, request.week)
-    estimate = model.index.estimate_rate(entry, level=level, country=country, offset=offset)
-    return {
-        "skill": estimate.skill,
-        "week_start": estimate.week_start.isoformat(),
-        "country": country or "",
-        "experience_level": request.experience_level,
-        "p10": estimate.p10,
-        "p25": estimate.p25,
-        "p50": estimate.p50,
-        "p75": estimate.p75,
-        "p90": estimate.p90,
-        "median_interval": _interval(estimate),
-        "basis": _basis(estimate.basis),
-    }
+    e = model.index.estimate_rate(entry, level=level, country=country, offset=offset)
+    return make(
+        skill=e.skill,
+        week_start=_iso(e.week_start),
+        country=country or "",
+        experience_level=level_number,
+        p10=e.p10,
+        p25=e.p25,
+        p50=e.p50,
+        p75=e.p75,
+        p90=e.p90,
+        median_interval={"lower": e.lower, "upper": e.upper, "coverage": e.coverage},
+        basis=_basis(e.basis),
+        **more,
+    )
 
 
 def forecast_rate(model: LoadedModel, request: pb.ForecastRateRequest) -> pb.ForecastRateResponse:
-    _require(model, Target.RATE)
+    _require(model, RATE)
     entry = _skill(model, request.skill)
     level = _level(request.experience_level)
     country = _country(request.country)
@@ -121,7 +133,7 @@ def forecast_rate(model: LoadedModel, request: pb.ForecastRateRequest) -> pb.For
         experience_level=request.experience_level,
         points=[
             pb.RatePoint(
-                week_start=e.week_start.isoformat(),
+                week_start=_iso(e.week_start),
                 p10=e.p10,
                 p25=e.p25,
                 p50=e.p50,
@@ -138,7 +150,7 @@ def forecast_rate(model: LoadedModel, request: pb.ForecastRateRequest) -> pb.For
 
 def quote_gig(model: LoadedModel, request: pb.QuoteGigRequest) -> pb.QuoteGigResponse:
     """A price range for the hours at the dearest skill's rates, and where demand is heading."""
-    _require(model, Target.RATE)
+    _require(model, RATE)
     if not request.skills:
         raise invalid("skills", "name at least one skill")
     if len(request.skills) > MAX_QUOTE_SKILLS:
@@ -152,7 +164,7 @@ def quote_gig(model: LoadedModel, request: pb.QuoteGigRequest) -> pb.QuoteGigRes
     level, country = _level(request.experience_level), _country(request.country)
     offset = _week(model, request.week)
     estimates = [model.index.estimate_rate(e, level=level, country=country, offset=offset) for e in entries]
-    has_demand = Target.DEMAND in model.index.targets
+    has_demand = DEMAND in model.index.targets
     changes = [_change(model.index.path(e, "demand"), TREND_WEEKS) if has_demand else 0.0 for e in entries]
     dearest = max(estimates, key=lambda e: e.p50)
     hours = request.estimated_hours
@@ -219,7 +231,7 @@ def list_movers(model: LoadedModel, request: pb.ListMoversRequest) -> pb.ListMov
 
 
 def forecast_demand(model: LoadedModel, request: pb.ForecastDemandRequest) -> pb.ForecastDemandResponse:
-    _require(model, Target.DEMAND)
+    _require(model, DEMAND)
     entry = _skill(model, request.skill)
     horizon = _horizon(model, request.horizon_weeks)
     country = _country(request.country)
@@ -236,7 +248,7 @@ def forecast_demand(model: LoadedModel, request: pb.ForecastDemandRequest) -> pb
 def forecast_category_demand(
     model: LoadedModel, request: pb.ForecastCategoryDemandRequest
 ) -> pb.ForecastCategoryDemandResponse:
-    _require(model, Target.DEMAND)
+    _require(model, DEMAND)
     category = _text("category", request.category).lower()
     sizes = model.index.category_sizes
     if category and category not in sizes:
@@ -310,9 +322,7 @@ TARGETS = {Target.DEMAND: pb.TARGET_DEMAND, Target.RATE: pb.TARGET_RATE}
 
 
 def _demand_points(points: list[DemandPoint]) -> list[pb.DemandPoint]:
-    return [
-        pb.DemandPoint(week_start=p.week_start.isoformat(), p10=p.p10, p50=p.p50, p90=p.p90) for p in points
-    ]
+    return [pb.DemandPoint(week_start=_iso(p.week_start), p10=p.p10, p50=p.p50, p90=p.p90) for p in points]
 
 
 def _require(model: LoadedModel, target: Target) -> None:
@@ -329,14 +339,16 @@ def _text(field_name: str, text: str) -> str:
 
 
 def _skill(model: LoadedModel, text: str) -> SkillEntry:
+    """The skill ``text`` names. Text past ``MAX_TEXT`` characters is never read; text that names
+    no skill is refused as ``read_skill`` refuses it (INVALID_ARGUMENT), else it is NOT_FOUND."""
+    entry = model.index.find_skill(text) if len(text) <= MAX_TEXT else None
+    if entry is not None:
+        return entry
     try:
         read_skill(text)
     except QueryError as error:
         raise invalid_query(error) from None
-    entry = model.index.find_skill(text)
-    if entry is None:
-        raise skill_not_found(text, model.index.suggest(text))
-    return entry
+    raise skill_not_found(text, model.index.suggest(text))
 
 
 def _level(value: int) -> ExperienceLevel | None:
@@ -355,6 +367,8 @@ def _country(text: str) -> str | None:
 
 def _week(model: LoadedModel, text: str) -> int:
     """The offset of the forecast week asked for; no week is the first."""
+    if not text:  # most calls ask for no week: nothing to read
+        return 0
     try:
         return model.index.week_offset(read_week(text))
     except QueryError as error:
@@ -426,6 +440,10 @@ def _item_error(error: RequestError) -> pb.ItemError:
     )
 
 
+#: A day as an ISO date, each day formatted once: formatting costs more than a whole rate lookup.
+_iso = functools.lru_cache(maxsize=1024)(date.isoformat)
+
+
 def _interval(estimate: RateEstimate) -> dict[str, float]:
     return {"lower": estimate.lower, "upper": estimate.upper, "coverage": estimate.coverage}
 
@@ -437,7 +455,7 @@ def _basis(basis: Basis) -> dict[str, Any]:
         "observations": basis.observations,
         "description": basis.description,
         "model": basis.model,
-        "data_as_of": basis.data_as_of.isoformat(),
+        "data_as_of": _iso(basis.data_as_of),
     }
 
 

@@ -1,7 +1,7 @@
 """The serving model: fetched from the MLflow registry by alias, cached on disk, held in memory.
 
-Swapping models is one reference assignment, so a request sees the old model or the new one,
-never a mix.
+The registry is asked through ``service.registry``, never with MLflow in this process. Swapping
+models is one reference assignment, so a request sees the old model or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 from gigcast.bundle import MANIFEST_FILE, BundleError, read_bundle
 from gigcast.lookup import ForecastIndex
 from gigcast.monitored import Monitored
-from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
+from gigcast.registry import RegisteredVersion
 from gigcast.uris import masked
 from service import metrics
+from service.registry import fetch_bundle, version_by_alias
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def fetch(*, tracking_uri: str, name: str, alias: str, cache_dir: Path) -> Loade
     on its newest version being whole.
     """
     try:
-        version = version_by_alias(tracking_uri=tracking_uri, name=name, alias=alias)
+        version = version_by_alias(tracking_uri=tracking_uri, name=name, alias=alias, cache_dir=cache_dir)
     except Exception as exc:  # the registry is a network service and fails in many ways
         return _fallback(
             tracking_uri, name, alias, cache_dir, exc, f"registry {masked(tracking_uri)} did not answer"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,14 +39,44 @@ def small_market() -> pl.DataFrame:
     return synthesize(skills=6, weeks=40, end=END, seed=11, messy=0.0).postings
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that ``build`` fills once in a test run, however many pytest-xdist workers ask.
+
+    Without workers it is a new folder of the session. With them, it is in the folder their
+    sessions share: the first to ask builds it while the others wait on a lock, then reuse it.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # this run's: popen-gw0, popen-gw1 and so on are in it
+    folder, built = shared / name, shared / f"{name}.built"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a worker that failed building left
+            folder.mkdir()
+            build(folder)
+            built.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def trained(
     small_market: pl.DataFrame, taxonomy: Taxonomy, tmp_path_factory: pytest.TempPathFactory
 ) -> Trained:
-    path = tmp_path_factory.mktemp("market") / "postings.parquet"
-    small_market.write_parquet(path)
-    accepted = ingest([path], taxonomy=taxonomy).accepted
-    return train(accepted, taxonomy=taxonomy, config=TrainConfig(horizon=12, workers=1))
+    """The small market trained in process with real fits, once a test run (pickled for its workers)."""
+
+    def fit(folder: Path) -> None:
+        path = folder / "postings.parquet"
+        small_market.write_parquet(path)
+        accepted = ingest([path], taxonomy=taxonomy).accepted
+        done = train(accepted, taxonomy=taxonomy, config=TrainConfig(horizon=12, workers=1))
+        (folder / "trained.pickle").write_bytes(pickle.dumps(done))
+
+    folder = built_once(tmp_path_factory, "market", fit)
+    done: Trained = pickle.loads((folder / "trained.pickle").read_bytes())
+    return done
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +114,29 @@ def register(uri: str, trained: Trained, folder: Path, *, damaged: bool = False)
         figures={},
         example_skill=trained.bundle.skills["skill"][0],
     ).version
+
+
+#: The test modules that serve copies of the end-to-end tests' trained market (tests/e2e/conftest.py).
+TRAINED_MARKET_MODULES = frozenset(
+    f"tests/e2e/test_{name}.py" for name in ("end_to_end", "faults", "hot_swap", "soak", "workers")
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``-n 2 --dist loadfile`` (make test): each file's tests on one worker, in their order, and
+    the files of ``TRAINED_MARKET_MODULES`` on one worker together, which trains the market they
+    share while the other worker runs other files, instead of waiting for it."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return "the trained market's files" if file in TRAINED_MARKET_MODULES else file
+
+    return Scheduling(config, log)
 
 
 #: Where the tests find PostgreSQL; GIGCAST_REQUIRE_POSTGRES=1 (set by CI) fails them instead of

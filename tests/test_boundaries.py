@@ -56,7 +56,7 @@ def test_training_subpackages_import_only_upstream(package: str, allowed: set[st
 def test_service_never_imports_training_or_prophet() -> None:
     loaded = imported_by("service.cli", "service.server", "service.handlers", "service.store")
     assert not loaded & {"training", "prophet", "cmdstanpy", "pandas"}
-    assert "mlflow" not in loaded  # imported only when a bundle is fetched
+    assert "mlflow" not in loaded  # only the children of service.registry import it
 
 
 @pytest.mark.parametrize("module", ["client.cli"])

@@ -386,6 +386,8 @@ def _scores(fits: list[SeriesFit], calibrated: dict[tuple[str, Target], Calibrat
                 "target": str(fit.target),
                 "model": fit.model,
                 "tested_weeks": fit.backtest.tested_horizon if fit.backtest else 0,
+                "folds": fit.backtest.fitted_folds if fit.backtest else 0,
+                "screened_out": ";".join(sorted(fit.backtest.screened_out)) if fit.backtest else "",
                 "mase": chosen.get(WEIGHTED),
                 **{f"mase_{b.name}": chosen.get(b.name) for b in BUCKETS},
                 "coverage": result.coverage,
@@ -402,7 +404,14 @@ def _scores(fits: list[SeriesFit], calibrated: dict[tuple[str, Target], Calibrat
         "pinball",
         *(score_column(m) for m in CANDIDATES),
     ]
-    schema = {"skill": pl.String, "target": pl.String, "model": pl.String, "tested_weeks": pl.Int64}
+    schema = {
+        "skill": pl.String,
+        "target": pl.String,
+        "model": pl.String,
+        "tested_weeks": pl.Int64,
+        "folds": pl.Int64,
+        "screened_out": pl.String,
+    }
     schema |= dict.fromkeys(floats, pl.Float64)
     return (
         pl.DataFrame(rows, schema=schema)
@@ -452,6 +461,12 @@ def _headline(scores: pl.DataFrame) -> dict[str, float]:
             "mase_p90": tested["mase"].quantile(0.9),
             "coverage_80": tested["coverage"].mean(),
             "pinball": tested["pinball"].median(),
+            # candidates per series that raced on the screening folds only
+            "screened_out": tested["screened_out"]
+            .str.split(";")
+            .list.eval(pl.element() != "")
+            .list.sum()
+            .mean(),
         }
         for bucket in BUCKETS:
             values[f"mase_{bucket.name}"] = tested[f"mase_{bucket.name}"].median()

@@ -8,6 +8,7 @@ import queue
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -63,7 +64,7 @@ class Market:
         uri = self.tracking_uri or f"sqlite:///{self.folder / 'mlflow.db'}"
         return {**os.environ, "MLFLOW_TRACKING_URI": uri}
 
-    def train(self, *flags: str) -> subprocess.CompletedProcess[str]:
+    def train(self, *flags: str, horizon: int = 8) -> subprocess.CompletedProcess[str]:
         """``gigcast-train run`` on the market; fails the test when it fails."""
         run = [
             command("gigcast-train"),
@@ -71,7 +72,7 @@ class Market:
             "--data",
             str(self.postings),
             "--horizon",
-            "8",
+            str(horizon),
             "--quiet",
             *flags,
         ]
@@ -80,11 +81,42 @@ class Market:
         return done
 
 
-def small_market(folder: Path, *, seed: int) -> Market:
-    postings = folder / "postings.parquet"
-    synth = [command("gigcast-train"), "synth", "--out", str(postings), "--skills", "4", "--weeks", "40"]
-    subprocess.run([*synth, "--seed", str(seed)], check=True, cwd=folder, capture_output=True)
+def small_market(folder: Path, *, seed: int, skills: int = 4, suffix: str = "parquet") -> Market:
+    """``gigcast-train synth``: ``skills`` skills over 40 weeks in ``folder``, not trained yet."""
+    postings = folder / f"postings.{suffix}"
+    synth = [command("gigcast-train"), "synth", "--out", str(postings), "--skills", str(skills), "--weeks"]
+    subprocess.run([*synth, "40", "--seed", str(seed)], check=True, cwd=folder, capture_output=True)
     return Market(folder, postings)
+
+
+def copied(market: Market, folder: Path) -> Market:
+    """A copy of a trained ``market`` in ``folder``: its postings, SQLite registry and artifacts.
+
+    The registry keeps absolute paths to its artifacts; the copy's name the copied ones, so what
+    a test registers, promotes or serves there is its own, and the original stays as it was.
+    """
+    assert not market.tracking_uri, "only a registry in the market's folder can be copied"
+    shutil.copytree(market.folder, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache"))
+    old, new = f"{market.folder}/", f"{folder}/"
+    with contextlib.closing(sqlite3.connect(folder / "mlflow.db")) as db, db:
+        columns = [
+            (table, column)
+            for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            for (_, column, *_) in db.execute(f'PRAGMA table_info("{table}")').fetchall()
+        ]
+        for table, column in columns:  # text only: a number written back as text could lose digits
+            db.execute(
+                f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?)',
+                (old, new, old),
+            )
+        left = [
+            f"{table}.{column}"
+            for table, column in columns
+            if db.execute(f'SELECT 1 FROM "{table}" WHERE instr("{column}", ?)', (old,)).fetchone()
+        ]
+    assert left == [], f"the copied registry still names {old} in {left}"
+    return Market(folder, folder / market.postings.relative_to(market.folder))
 
 
 @contextlib.contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -13,29 +12,29 @@ import pytest
 from typer.testing import CliRunner
 
 from client.cli import app
-from tests.e2e.helpers import command, lines_of, wait_for
+from tests.e2e.helpers import Market, command, copied, lines_of, wait_for
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("e2e")
+def market(trained_market: Market, tmp_path_factory: pytest.TempPathFactory) -> Market:
+    """The session's market, synthesised as CSV and trained by ``gigcast-train run``: this module's copy."""
+    return copied(trained_market, tmp_path_factory.mktemp("e2e"))
 
 
 @pytest.fixture(scope="module")
-def env(workdir: Path) -> dict[str, str]:
-    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
+def workdir(market: Market) -> Path:
+    return market.folder
 
 
 @pytest.fixture(scope="module")
-def trained(workdir: Path, env: dict[str, str]) -> Path:
-    postings = workdir / "postings.csv"
-    synth = [command("gigcast-train"), "synth", "--out", str(postings), "--skills", "5", "--weeks", "40"]
-    subprocess.run([*synth, "--seed", "3"], check=True, cwd=workdir, env=env)
-    train = [command("gigcast-train"), "run", "--data", str(postings), "--horizon", "12", "--quiet"]
-    done = subprocess.run(train, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "→ @champion" in done.stderr
-    return postings
+def env(market: Market) -> dict[str, str]:
+    return market.env
+
+
+@pytest.fixture(scope="module")
+def trained(market: Market) -> Path:
+    """The postings version 1 was trained on."""
+    return market.postings
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,11 @@ import grpc
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from tests.e2e.helpers import serving, small_market, wait_for
+from tests.e2e.helpers import Market, copied, serving, wait_for
 
 
-def test_sigterm_under_load_lets_calls_in_flight_finish(tmp_path: Path) -> None:
-    market = small_market(tmp_path, seed=17)
-    market.train()
+def test_sigterm_under_load_lets_calls_in_flight_finish(trained_market: Market, tmp_path: Path) -> None:
+    market = copied(trained_market, tmp_path)
     batch = pb.BatchEstimateRatesRequest(requests=[pb.EstimateRateRequest(skill="prompt engineering")] * 1000)
     finished: list[float] = []  # when each answered call came back
     failures: list[grpc.StatusCode] = []

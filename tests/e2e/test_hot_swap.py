@@ -1,8 +1,9 @@
 """A running server follows promotions and rollbacks of @champion without one failed call.
 
-The first version is trained with ``gigcast-train run``; the later ones are bundles of the
-session's trained market, registered as the trainer registers them (the swap is the same for
-any bundle), and promoted and rolled back with ``gigcast-train promote``.
+The first version is the session's market trained with ``gigcast-train run`` (in a copy of its
+registry); the later ones are bundles of the session's market trained in process, registered as
+the trainer registers them (the swap is the same for any bundle), and promoted and rolled back
+with ``gigcast-train promote``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from mlflow import MlflowClient
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 from tests.conftest import register
-from tests.e2e.helpers import command, lines_of, small_market, wait_for
+from tests.e2e.helpers import Market, command, copied, lines_of, wait_for
 from training.pipeline import Trained
+
+#: Seconds for the server to act on a promotion: its poll asks a child process that loads MLflow
+#: (seconds of CPU), and a damaged bundle is downloaded twice before it is refused.
+SWAP = 60
 
 
 class Caller(threading.Thread):
@@ -53,11 +58,12 @@ class Caller(threading.Thread):
         raise AssertionError(f"still serving {self.versions[-1:]} after {seconds}s, waiting for {version}")
 
 
-def test_promotion_and_rollback_swap_while_a_client_calls(trained: Trained, tmp_path: Path) -> None:
-    market = small_market(tmp_path, seed=5)
+def test_promotion_and_rollback_swap_while_a_client_calls(
+    trained: Trained, trained_market: Market, tmp_path: Path
+) -> None:
+    market = copied(trained_market, tmp_path)
     env = market.env
     uri = env["MLFLOW_TRACKING_URI"]
-    market.train()
 
     serve = [
         command("gigcast-serve"),
@@ -79,9 +85,9 @@ def test_promotion_and_rollback_swap_while_a_client_calls(trained: Trained, tmp_
         promote = [command("gigcast-train"), "promote", "--version"]
         assert register(uri, trained, tmp_path / "v2") == "2"
         subprocess.run([*promote, "2"], check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
-        caller.wait_for_version("2", 30)
+        caller.wait_for_version("2", SWAP)
         subprocess.run([*promote, "1"], check=True, cwd=tmp_path, env=env, capture_output=True, timeout=60)
-        caller.wait_for_version("1", 30)
+        caller.wait_for_version("1", SWAP)
 
         # a third version whose stored bundle is damaged: promote refuses it; pointed at by hand, the
         # server refuses it and version 1 keeps serving
@@ -89,7 +95,7 @@ def test_promotion_and_rollback_swap_while_a_client_calls(trained: Trained, tmp_
         refused = subprocess.run([*promote, "3"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
         assert refused.returncode != 0 and b"cannot be served" in refused.stderr
         MlflowClient(tracking_uri=uri).set_registered_model_alias("gigcast", "champion", "3")
-        wait_for(lines, r"refused gigcast version 3, still serving 1", 30)
+        wait_for(lines, r"refused gigcast version 3, still serving 1", SWAP)
         served = len(caller.versions)
         time.sleep(1.5)
         assert set(caller.versions[served:]) == {"1"}

@@ -16,7 +16,7 @@ import grpc
 
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from tests.e2e.helpers import serving, small_market, wait_for
+from tests.e2e.helpers import Market, copied, serving, wait_for
 
 RATE = 400  # calls per second
 
@@ -46,10 +46,9 @@ def rss_kb(pid: int) -> int:
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
 
 
-def test_a_steady_load_runs_without_errors_or_growth(tmp_path: Path) -> None:
+def test_a_steady_load_runs_without_errors_or_growth(trained_market: Market, tmp_path: Path) -> None:
     seconds = float(os.environ.get("GIGCAST_SOAK_SECONDS", "30"))
-    market = small_market(tmp_path, seed=23)
-    market.train()
+    market = copied(trained_market, tmp_path)
     with serving(market) as (server, lines):
         target = wait_for(lines, r"SERVING .* on (127\.0\.0\.1:\d+)", 120).group(1)
         with multiprocessing.get_context("spawn").Pool(1) as client:

@@ -24,10 +24,10 @@ from tests.e2e.helpers import (
     Market,
     accepted,
     command,
+    copied,
     kill,
     running,
     serving,
-    small_market,
     spawned_by,
     until,
     wait_for,
@@ -37,11 +37,9 @@ SERVING = r'"message": "SERVING'
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory: pytest.TempPathFactory) -> Market:
-    """One trained market for the tests of this module: training is most of their time."""
-    trained = small_market(tmp_path_factory.mktemp("market"), seed=9)
-    trained.train()
-    return trained
+def market(trained_market: Market, tmp_path_factory: pytest.TempPathFactory) -> Market:
+    """The session's trained market, copied for the tests of this module, which only serve it."""
+    return copied(trained_market, tmp_path_factory.mktemp("market"))
 
 
 def sample(text: str, series: str) -> float:

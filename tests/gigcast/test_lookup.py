@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
+from dataclasses import replace
 from datetime import timedelta
 
+import polars as pl
 import pytest
 
-from gigcast.lookup import BasisSource, WeekOutOfRangeError
+from gigcast.bundle import Bundle
+from gigcast.lookup import BasisSource, ForecastIndex, WeekOutOfRangeError, Z
 from service.store import LoadedModel
+from training.pipeline import Trained
 
 
 def test_every_skill_answers_ordered_quantiles(model: LoadedModel) -> None:
@@ -25,7 +30,7 @@ def test_premiums_move_the_median_by_their_factor(model: LoadedModel) -> None:
     expert = index.estimate_rate(entry, level="expert", country=None, offset=0)
     entry_level = index.estimate_rate(entry, level="entry", country=None, offset=0)
     assert entry_level.p50 < base.p50 < expert.p50
-    cell = model.index._cells[(entry.skill, "expert")]
+    cell = model.index.cell(entry, "expert")
     assert math.isclose(expert.p50 / base.p50, cell.factor)
     assert expert.basis.source == "skill_level"
     assert expert.basis.observations == cell.observations >= 5  # the level's rates answered
@@ -88,3 +93,48 @@ def test_every_slice_a_skill_answers_from_has_a_basis_source() -> None:
     }
     assert sources == set(BasisSource) - {BasisSource.CATEGORY}
     assert BasisSource.of_skill(level=True, place="region") == "skill_level_region"  # as the pyfunc says it
+
+
+def test_answers_hold_the_bundles_values_week_by_week(trained: Trained, model: LoadedModel) -> None:
+    index, weeks = model.index, len(model.index.weeks)
+    for skill, week_start, p50, lower, upper in trained.bundle.rates.iter_rows():
+        entry = index.skills[skill]
+        expert = index.cell(entry, "expert")
+        offset = index.week_offset(week_start)
+        answer = index.estimate_rate(entry, level="expert", country=None, offset=offset)
+        assert answer.week_start == week_start
+        assert [answer.p50, answer.lower, answer.upper] == [v * expert.factor for v in (p50, lower, upper)]
+        assert math.isclose(answer.p90 / answer.p50, math.exp(Z[90] * expert.log_sd))
+        assert math.isclose(answer.p10 / answer.p50, math.exp(Z[10] * expert.log_sd))
+    for skill, week_start, p10, p50, p90 in trained.bundle.demand.iter_rows():
+        entry = index.skills[skill]
+        point = index.demand(entry, country=None, horizon=weeks)[index.week_offset(week_start)]
+        assert (point.week_start, point.p10, point.p50, point.p90) == (week_start, p10, p50, p90)
+        assert index.path(entry, "demand")[index.week_offset(week_start)] == p50
+
+
+def _index_bytes(bundle: Bundle) -> int:
+    """What an index of ``bundle`` holds, as tracemalloc counts it."""
+    ForecastIndex(bundle)  # once untraced, so that what any first index makes once is not counted
+    tracemalloc.start()
+    try:
+        index = ForecastIndex(bundle)
+        held = tracemalloc.get_traced_memory()[0]
+        assert index.skills
+        return held
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_week_of_forecasts_costs_little_more_than_eight_bytes_a_value(trained: Trained) -> None:
+    """Forecasts are held as flat floats: a Python float object alone would take 24 bytes."""
+    bundle = trained.bundle
+    first = bundle.manifest.first_forecast_week
+    cut = {
+        name: bundle.table(name).filter(pl.col("week_start") < first + timedelta(weeks=4))
+        for name in ("demand", "demand_totals", "rates")
+    }
+    short = replace(bundle, manifest=replace(bundle.manifest, horizon_weeks=4), **cut)
+    values = sum(bundle.table(name).height - cut[name].height for name in cut) * 3  # three quantiles a row
+    per_value = (_index_bytes(bundle) - _index_bytes(short)) / values
+    assert 0 < per_value < 16  # a float object and its place in a tuple of three took about 30

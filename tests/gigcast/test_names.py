@@ -41,3 +41,10 @@ def test_resolver_finds_ids_names_and_aliases_and_suggests_close_ones() -> None:
 def test_first_skill_keeps_a_contested_name() -> None:
     resolver = NameResolver([("llm", ["Large Language Models"]), ("generative-ai", ["llm"])])
     assert resolver.resolve("LLM") == "llm"
+
+
+def test_a_name_as_listed_resolves_as_its_key_does() -> None:
+    resolver = NameResolver([("llm", ["Large Language Models"]), ("generative-ai", ["LLM", "GenAI"])])
+    assert resolver.resolve("LLM") == resolver.resolve("llm ") == "llm"  # listed by another, claimed first
+    assert resolver.resolve("GenAI") == resolver.resolve("genai") == "generative-ai"
+    assert resolver.resolve("") is None and resolver.resolve("   ") is None

@@ -27,6 +27,9 @@ MASE_RATIO = "gigcast_monitored_mase_ratio"
 DRIFTED = "gigcast_monitored_drifted"
 DATA_AGE = "gigcast_data_age_weeks"
 VERSION = "gigcast_model_version"
+#: Seconds for a change in the registry to show: a poll that finds the file changed asks a child
+#: process that loads MLflow, seconds of CPU each, and each worker asks for itself.
+WAIT = 60
 
 Shown = dict[tuple[str, str], float]
 
@@ -105,16 +108,16 @@ def test_the_champions_data_age_and_monitoring_figures_are_gauges(trained: Train
         assert shows(port, None, first), shown  # never monitored: no figures
 
         tag(uri, first, drifted)  # a monitoring run tags the serving version: it stays served
-        assert until(lambda: shows(port, drifted, first), 30), scrape(port)
+        assert until(lambda: shows(port, drifted, first), WAIT), scrape(port)
 
         second = register(uri, trained, tmp_path / "second")
         promote(tracking_uri=uri, model_name="gigcast", version=second)  # a version never monitored
         for _ in range(workers):
             wait_for(lines, f"swapped to gigcast version {second}", 60)
-        assert until(lambda: shows(port, None, second), 30), scrape(port)  # not the first one's figures
+        assert until(lambda: shows(port, None, second), WAIT), scrape(port)  # not the first one's figures
 
         tag(uri, second, calm)
-        assert until(lambda: shows(port, calm, second), 30), scrape(port)
+        assert until(lambda: shows(port, calm, second), WAIT), scrape(port)
         untag(uri, second, calm)  # its figures withdrawn: none shown, the version unchanged
-        assert until(lambda: shows(port, None, second), 30), scrape(port)
+        assert until(lambda: shows(port, None, second), WAIT), scrape(port)
         assert scrape(port)[DATA_AGE, ""] == shown[DATA_AGE, ""]

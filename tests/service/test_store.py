@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from gigcast.bundle import Target
 from gigcast.monitored import Monitored, data_age_weeks
 from gigcast.settings import CHAMPION_ALIAS
+from service.registry import Alias
 from service.store import ModelNotFoundError, NothingToServeError, Store, fetch
 from tests.conftest import register
 from tests.serving import free_port
@@ -161,25 +162,18 @@ def test_garbage_in_the_cache_pointer_means_nothing_cached(
 
 def test_a_registry_file_replaced_on_disk_is_the_one_the_server_reads(tmp_path: Path) -> None:
     """Restored from a backup while the server runs: the alias it follows is the new file's."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    script = f"""
-import shutil, subprocess, sys
-import service.cli  # the server's settings
-from mlflow import MlflowClient
-from gigcast.registry import version_by_alias
-client = MlflowClient(tracking_uri={uri!r})
-client.create_registered_model("gigcast")
-for _ in range(2):
-    client.create_model_version("gigcast", source={tmp_path.as_uri()!r})
-client.set_registered_model_alias("gigcast", "champion", "1")
-assert version_by_alias(tracking_uri={uri!r}, name="gigcast", alias="champion").version == "1"
-shutil.move({str(tmp_path / "mlflow.db")!r}, {str(tmp_path / "x.db")!r})
-shutil.copy({str(tmp_path / "x.db")!r}, {str(tmp_path / "mlflow.db")!r})
-promote = "from mlflow import MlflowClient; MlflowClient(tracking_uri={uri!r})"
-promote += ".set_registered_model_alias('gigcast', 'champion', '2')"
-subprocess.run([sys.executable, "-c", promote], check=True)
-print(version_by_alias(tracking_uri={uri!r}, name="gigcast", alias="champion").version)
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[-1] == "2"
+    path = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{path}"
+    client = MlflowClient(tracking_uri=uri)
+    client.create_registered_model("gigcast")
+    for _ in range(2):
+        client.create_model_version("gigcast", source=tmp_path.as_uri())
+    client.set_registered_model_alias("gigcast", "champion", "1")
+    followed = Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "cache")
+    assert (found := followed.version()) is not None and found.version == "1"
+    shutil.move(path, tmp_path / "x.db")
+    shutil.copy(tmp_path / "x.db", path)
+    promote = f"from mlflow import MlflowClient; MlflowClient(tracking_uri={uri!r})"
+    promote += ".set_registered_model_alias('gigcast', 'champion', '2')"
+    subprocess.run([sys.executable, "-c", promote], check=True, timeout=120)  # as a trainer elsewhere would
+    assert (found := followed.version()) is not None and found.version == "2"

@@ -21,6 +21,8 @@ SEASON = 52  # weeks
 BACKS = (4, 8, 13, 26, 39, 52)
 #: Fewest weeks a fold trains on; a series shorter than this before a cut has no fold there.
 MIN_TRAIN = 8
+#: Folds every candidate races on before the costly ones that rank low stop (``screening``).
+SCREENING_FOLDS = 2
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,19 @@ def folds(weeks: list[date], *, end: date, horizon: int) -> list[Fold]:
         if before >= MIN_TRAIN and scored:
             found.append(Fold(back, cut, steps))
     return found
+
+
+def screening(tested: list[Fold]) -> list[Fold]:
+    """The folds a first pass races every candidate on: the one reaching furthest and the latest.
+
+    Together they score every bucket the series reaches, at the oldest origin and the newest.
+
+    >>> start = date(2026, 1, 5)
+    >>> weeks = [start + timedelta(weeks=w) for w in range(80)]
+    >>> [f.back for f in screening(folds(weeks, end=weeks[-1], horizon=52))]
+    [52, 4]
+    """
+    return tested if len(tested) <= SCREENING_FOLDS else [tested[0], tested[-1]]
 
 
 def mase_scale(history: np.ndarray) -> float:

@@ -1,10 +1,12 @@
 """The race: every candidate backtested on the same folds of a series, the best one kept.
 
 Per target, each fold is one ``StatsForecast`` call over all the series of a chunk that reach
-it. Each candidate's errors are scored per horizon bucket (MASE) and the buckets are weighed
-equally, so that a model must do well at every range the service answers. Besides the single
-candidates, the median of a series' best few races too. Only the winner is fitted on the whole
-history. A series too short for any fold gets the robust default (``candidates.robust_default``).
+it with the same candidates. Each candidate's errors are scored per horizon bucket (MASE) and
+the buckets are weighed equally, so that a model must do well at every range the service
+answers. Every candidate first races on two screening folds (``backtest.screening``); a costly
+one that ranks too low there to reach the ensemble is not fitted on the other folds. Besides the
+single candidates, the median of a series' best few races too. Only the winner is fitted on the
+whole history. A series too short for any fold gets the robust default (``candidates.robust_default``).
 
 Everything here is a pure function of series and a plan, so that any executor can run it.
 """
@@ -22,12 +24,14 @@ import polars as pl
 
 from gigcast.bundle import Target
 from training.forecasting import backtest
-from training.forecasting.backtest import BUCKETS, Fold, folds
+from training.forecasting.backtest import BUCKETS, Fold, folds, screening
 from training.forecasting.calendar import Calendar
 from training.forecasting.candidates import (
     CLEAR_WIN,
+    COSTLY,
     ENSEMBLE_SIZE,
     OWN_SEASON,
+    SCREEN_MARGIN,
     Failed,
     Model,
     candidates,
@@ -73,6 +77,8 @@ class Backtest:
     chosen: str  # the key of the winner in ``scores``
     folds: list[FoldResult]  # the winner's, oldest first
     scores: dict[str, dict[str, float]]  # candidate (or Model.ENSEMBLE) -> bucket name (and WEIGHTED) -> MASE
+    fitted_folds: int  # folds every candidate that went on was fitted on
+    screened_out: frozenset[str]  # candidates fitted on the screening folds only
 
     @property
     def tested_horizon(self) -> int:
@@ -103,30 +109,24 @@ def race(chunk: list[Series], plan: Plan) -> list[SeriesFit]:
 def _race_target(group: list[Series], target: Target, plan: Plan) -> list[SeriesFit]:
     models = candidates(target)
     tests = [folds(s.weeks, end=plan.end, horizon=plan.horizon) for s in group]
+    scorers = [_Scorer(series, tested) for series, tested in zip(group, tests, strict=True)]
     # predictions[i][back][model]: model-scale forecast of the weeks scored at that fold
     predictions: list[dict[int, dict[str, np.ndarray]]] = [{} for _ in group]
-    for back in sorted({f.back for tested in tests for f in tested}, reverse=True):
-        at_back = {i: fold for i, tested in enumerate(tests) for fold in tested if fold.back == back}
-        cut = next(iter(at_back.values())).cut  # folds cut on the same dates in every series
-        forecasts = forecast_weeks(
-            {i: group[i] for i in at_back},
-            models,
-            first=cut,
-            steps=max(fold.steps for fold in at_back.values()),
-            calendar=plan.calendar(target, cut),
-        )
-        for i, forecast in forecasts.items():
-            predictions[i][back] = forecast
+    first = [{fold.back: models for fold in screening(tested)} for tested in tests]
+    _forecast_folds(group, first, predictions, target=target, plan=plan)
+    kept = [_kept(scorer, predictions[i], models) for i, scorer in enumerate(scorers)]
+    rest = [{f.back: kept[i] for f in tested if f.back not in first[i]} for i, tested in enumerate(tests)]
+    _forecast_folds(group, rest, predictions, target=target, plan=plan)
 
     fits = []
     finals: dict[str, list[int]] = {}
     chosen: list[tuple[str, list[str], Backtest | None]] = []
-    for i, series in enumerate(group):
+    for i, scorer in enumerate(scorers):
         if not tests[i]:
             chosen.append((Model.UNTESTED, [Model.UNTESTED], None))
             finals.setdefault(Model.UNTESTED, []).append(i)
             continue
-        name, members, result = _choose(series, tests[i], predictions[i], [repr(m) for m in models])
+        name, members, result = _choose(scorer, predictions[i], [repr(m) for m in kept[i]])
         chosen.append((name, members, result))
         for member in members:
             finals.setdefault(member, []).append(i)
@@ -150,6 +150,37 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
         y = forward(np.asarray(series.values, dtype=float), target)
         fits.append(SeriesFit(series.skill, target, str(name), point, spread_unit(y), result))
     return fits
+
+
+def _forecast_folds(
+    group: list[Series],
+    wanted: list[dict[int, list[Any]]],
+    predictions: list[dict[int, dict[str, np.ndarray]]],
+    *,
+    target: Target,
+    plan: Plan,
+) -> None:
+    """Forecast series ``i`` at each fold ``back`` of ``wanted[i]`` with the models it lists.
+
+    Folds cut on the same dates in every series, so each fold is one call per set of models
+    over all the series that want it.
+    """
+    for back in sorted({back for asked in wanted for back in asked}, reverse=True):
+        cut = plan.end - timedelta(weeks=back - 1)
+        by_models: dict[tuple[str, ...], list[int]] = {}
+        for i, asked in enumerate(wanted):
+            if back in asked:
+                by_models.setdefault(tuple(repr(m) for m in asked[back]), []).append(i)
+        for indices in by_models.values():
+            forecasts = forecast_weeks(
+                {i: group[i] for i in indices},
+                wanted[indices[0]][back],
+                first=cut,
+                steps=min(back, plan.horizon),
+                calendar=plan.calendar(target, cut),
+            )
+            for i, forecast in forecasts.items():
+                predictions[i].setdefault(back, {}).update(forecast)
 
 
 def forecast_weeks(
@@ -213,65 +244,95 @@ def _effects(calendar: Calendar, weeks: list[date]) -> pl.DataFrame:
     )
 
 
-def _choose(
-    series: Series, tested: list[Fold], predictions: dict[int, dict[str, np.ndarray]], names: list[str]
-) -> tuple[str, list[str], Backtest | None]:
-    """The median of the best few candidates by the weighted bucket MASE, unless one clearly beats it.
+class _Scorer:
+    """A series' backtest folds, ready to score forecasts of them: MASE per bucket and over all."""
 
-    Picking one model per series from a few folds picks noise as often as skill; the median of
-    the best three is steadier. A single candidate replaces it only with a MASE below
-    ``CLEAR_WIN`` times the ensemble's, over two folds or more: one fold cannot show it.
-    """
-    target = series.target
-    values = np.asarray(series.values, dtype=float)
-    observed = dict(zip(series.weeks, values, strict=True))
-    y = forward(values, target)
-    frames = []
-    for fold in tested:
-        train = sum(w < fold.cut for w in series.weeks)
-        scale = backtest.mase_scale(values[:train])
-        if not scale > 0:  # a flat stretch to train on cannot scale errors: the fold says nothing
-            continue
-        weeks = [fold.cut + timedelta(weeks=k) for k in range(fold.steps)]
-        seen = [k for k, w in enumerate(weeks) if w in observed]
-        frames.append((fold, train, scale, [weeks[k] for k in seen], np.array(seen)))
+    def __init__(self, series: Series, tested: list[Fold]) -> None:
+        self.target = series.target
+        values = np.asarray(series.values, dtype=float)
+        self.observed = dict(zip(series.weeks, values, strict=True))
+        y = forward(values, series.target)
+        self.frames = []
+        for fold in tested:
+            train = sum(w < fold.cut for w in series.weeks)
+            scale = backtest.mase_scale(values[:train])
+            if not scale > 0:  # a flat stretch to train on cannot scale errors: the fold says nothing
+                continue
+            weeks = [fold.cut + timedelta(weeks=k) for k in range(fold.steps)]
+            seen = [k for k, w in enumerate(weeks) if w in self.observed]
+            self.frames.append(
+                (fold, scale, spread_unit(y[:train]), [weeks[k] for k in seen], np.array(seen))
+            )
 
-    def scored(forecasts: dict[int, np.ndarray]) -> tuple[dict[str, float], list[FoldResult]]:
+    def score(self, forecasts: dict[int, np.ndarray]) -> tuple[dict[str, float], list[FoldResult]]:
+        """Scores of forecasts by fold (``back``), on the folds among them that can be scored."""
         errors: dict[str, list[float]] = {}
         results = []
-        for fold, train, scale, weeks, seen in frames:
-            actual = np.array([observed[w] for w in weeks])
+        for fold, scale, spread, weeks, seen in self.frames:
+            if fold.back not in forecasts:
+                continue
+            actual = np.array([self.observed[w] for w in weeks])
             predicted = forecasts[fold.back][seen]
-            gap = np.abs(actual - backward(predicted, target)) / scale
+            gap = np.abs(actual - backward(predicted, self.target)) / scale
             for bucket in BUCKETS:
                 inside = (seen >= bucket.first - 1) & (seen <= bucket.last - 1)
                 if inside.any():
                     errors.setdefault(bucket.name, []).append(float(np.mean(gap[inside])))
-            results.append(
-                FoldResult(fold.back, weeks, seen + 1, actual, predicted, spread_unit(y[:train]), scale)
-            )
+            results.append(FoldResult(fold.back, weeks, seen + 1, actual, predicted, spread, scale))
         scores = {bucket: float(np.mean(values)) for bucket, values in errors.items()}
         # NaN when any fold failed, or when no fold could be scored
         scores[WEIGHTED] = float(np.mean(list(scores.values()))) if scores else math.nan
         return scores, results
 
+
+def _kept(scorer: _Scorer, predictions: dict[int, dict[str, np.ndarray]], models: list[Any]) -> list[Any]:
+    """The candidates that go on from the screening folds: every cheap one, and each costly one
+    within ``SCREEN_MARGIN`` of a place in the ensemble there. With nothing to rank by, all go on."""
+    names = [repr(m) for m in models]
+    weighted = {
+        name: scorer.score({back: p[name] for back, p in predictions.items()})[0][WEIGHTED] for name in names
+    }
+    ranked = sorted(weighted[n] for n in names if math.isfinite(weighted[n]))
+    if not ranked:
+        return models
+    bar = SCREEN_MARGIN * ranked[min(ENSEMBLE_SIZE, len(ranked)) - 1]  # the score of the last member
+    return [m for m in models if repr(m) not in COSTLY or weighted[repr(m)] <= bar]
+
+
+def _choose(
+    scorer: _Scorer, predictions: dict[int, dict[str, np.ndarray]], names: list[str]
+) -> tuple[str, list[str], Backtest | None]:
+    """The median of the best few of ``names`` by the weighted bucket MASE, unless one clearly beats it.
+
+    Picking one model per series from a few folds picks noise as often as skill; the median of
+    the best three is steadier. A single candidate replaces it only with a MASE below
+    ``CLEAR_WIN`` times the ensemble's, over two folds or more: one fold cannot show it.
+    Candidates screened out keep their scores from the screening folds, and cannot win.
+    """
     scores: dict[str, dict[str, float]] = {}
     outcomes: dict[str, list[FoldResult]] = {}
-    for name in names:
-        scores[name], outcomes[name] = scored({back: p[name] for back, p in predictions.items()})
+    for name in {n for p in predictions.values() for n in p}:
+        forecasts = {back: p[name] for back, p in predictions.items() if name in p}
+        scores[name], outcomes[name] = scorer.score(forecasts)
     ranked = sorted(
         (n for n in names if math.isfinite(scores[n][WEIGHTED])), key=lambda n: scores[n][WEIGHTED]
     )
     if not ranked:  # every candidate failed at some fold
         return Model.UNTESTED, [Model.UNTESTED], None
+    screened_out = frozenset(scores) - set(names)
     best = ranked[0]
     if len(ranked) >= ENSEMBLE_SIZE:
         members = ranked[:ENSEMBLE_SIZE]
         median = {
             back: np.median(np.vstack([p[m] for m in members]), axis=0) for back, p in predictions.items()
         }
-        scores[Model.ENSEMBLE], outcomes[Model.ENSEMBLE] = scored(median)
-        clear = len(frames) > 1 and scores[best][WEIGHTED] < CLEAR_WIN * scores[Model.ENSEMBLE][WEIGHTED]
+        scores[Model.ENSEMBLE], outcomes[Model.ENSEMBLE] = scorer.score(median)
+        clear = (
+            len(scorer.frames) > 1 and scores[best][WEIGHTED] < CLEAR_WIN * scores[Model.ENSEMBLE][WEIGHTED]
+        )
         if not clear:
-            return ensemble_name(members), members, Backtest(Model.ENSEMBLE, outcomes[Model.ENSEMBLE], scores)
-    return best, [best], Backtest(best, outcomes[best], scores)
+            ensemble = Backtest(
+                Model.ENSEMBLE, outcomes[Model.ENSEMBLE], scores, len(predictions), screened_out
+            )
+            return ensemble_name(members), members, ensemble
+    return best, [best], Backtest(best, outcomes[best], scores, len(predictions), screened_out)

@@ -130,6 +130,6 @@ def _read_table(path: Path) -> pl.DataFrame:
     Read without inference, so that a column empty in this run is still a number column.
     """
     frame = pl.read_csv(path, infer_schema=False)
-    text = [column for column in ("skill", "target", "model") if column in frame.columns]
+    text = [column for column in ("skill", "target", "model", "screened_out") if column in frame.columns]
     weeks = [column for column in ("week_start",) if column in frame.columns]
     return frame.with_columns(pl.col(weeks).str.to_date(), pl.exclude(*text, *weeks).cast(pl.Float64))

@@ -6,9 +6,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from training.forecasting.backtest import BUCKETS
+from training.forecasting.backtest import BACKS, BUCKETS, folds, screening
 from training.forecasting.calendar import Calendar, Holiday
-from training.forecasting.candidates import CLEAR_WIN, DEFAULT_WINDOW, Model, candidates
+from training.forecasting.candidates import (
+    CLEAR_WIN,
+    COSTLY,
+    DEFAULT_WINDOW,
+    Model,
+    ProphetModel,
+    candidates,
+)
 from training.forecasting.race import WEIGHTED, Plan, forecast_weeks, race
 from training.forecasting.series import Series, Target, backward
 
@@ -34,7 +41,8 @@ def test_a_trend_is_continued_by_a_model_that_won_the_backtest() -> None:
     assert 65 < np.expm1(fit.point[0]) < 100  # continues the trend instead of the mean (about 50)
     scores = fit.backtest.scores
     assert {repr(m) for m in candidates(Target.DEMAND)} | {Model.ENSEMBLE} <= set(scores)
-    best = min((s[WEIGHTED], name) for name, s in scores.items() if name != Model.ENSEMBLE)[1]
+    raced = set(scores) - fit.backtest.screened_out - {Model.ENSEMBLE}
+    best = min((scores[name][WEIGHTED], name) for name in raced)[1]
     if fit.backtest.chosen == Model.ENSEMBLE:  # the median of the best three, unless one clearly beats it
         assert fit.model.startswith(f"{Model.ENSEMBLE}(") and best in fit.model
         assert scores[best][WEIGHTED] >= CLEAR_WIN * scores[Model.ENSEMBLE][WEIGHTED]
@@ -147,3 +155,27 @@ def test_one_fold_cannot_crown_a_single_model() -> None:
         and fit.model.startswith(f"{Model.ENSEMBLE}(")
         and "Naive" in fit.model
     )
+
+
+def test_a_costly_candidate_that_ranks_low_on_the_screening_folds_is_not_fitted_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trained_on: list[int] = []  # weeks of history of each Prophet fit
+    prophet = ProphetModel.forecast
+
+    def counted(self: ProphetModel, y: np.ndarray, h: int, **kwargs: Any) -> dict[str, np.ndarray]:
+        trained_on.append(y.size)
+        return prophet(self, y, h, **kwargs)
+
+    monkeypatch.setattr(ProphetModel, "forecast", counted)
+    rng = np.random.default_rng(5)
+    series = weekly(list(np.exp(3 + np.cumsum(rng.normal(0, 0.05, 90)))), Target.RATE)  # a random walk
+    (fit,) = race([series], plan_for(series, horizon=52))
+    tested = folds(series.weeks, end=series.weeks[-1], horizon=52)
+    assert fit.backtest is not None and len(tested) == len(BACKS)
+    assert Model.PROPHET in fit.backtest.screened_out <= COSTLY
+    weeks_before = sorted(sum(w < fold.cut for w in series.weeks) for fold in screening(tested))
+    assert sorted(trained_on) == weeks_before  # the screening folds only, and no final fit
+    # what goes on is scored on every fold, the screened-out on the screening folds only
+    assert len(fit.backtest.folds) == len(tested)
+    assert "Naive" not in fit.backtest.screened_out
