@@ -267,10 +267,11 @@ def serve(config: ServeConfig) -> None:
         masked(config.tracking_uri),
         extra={"address": where, "tls": config.tls_cert is not None, "auth": bool(config.auth_tokens)},
     )
+    registry = Alias(
+        tracking_uri=config.tracking_uri, name=config.name, alias=config.alias, cache_dir=config.cache_dir
+    )
     try:
-        model = fetch(
-            tracking_uri=config.tracking_uri, name=config.name, alias=config.alias, cache_dir=config.cache_dir
-        )
+        model = fetch(registry)
         store.swap(model)
         # What is loaded by now (grpc, polars, the model: ~60,000 objects) stays for the life of
         # the process. Frozen, it is out of the collector's sight: a full collection, which holds
@@ -290,7 +291,7 @@ def serve(config: ServeConfig) -> None:
         )
         if config.poll_seconds > 0:
             threading.Thread(
-                target=follow, args=(store, config, stop), name="gigcast-follow", daemon=True
+                target=follow, args=(store, registry, config, stop), name="gigcast-follow", daemon=True
             ).start()
         stop.wait()
         log.info("stopping on %s: draining in-flight calls for up to %.0fs", received[-1], config.grace)
@@ -300,7 +301,7 @@ def serve(config: ServeConfig) -> None:
         server.stop(config.grace).wait()
 
 
-def follow(store: Store, config: ServeConfig, stop: threading.Event) -> None:
+def follow(store: Store, registry: Alias, config: ServeConfig, stop: threading.Event) -> None:
     """Swap in the version ``name@alias`` points at whenever it changes, for promotions and rollbacks.
 
     Runs on its own thread until ``stop`` is set. The new version is downloaded, checked and
@@ -310,16 +311,13 @@ def follow(store: Store, config: ServeConfig, stop: threading.Event) -> None:
     figures a monitoring run tagged its version with since it was loaded. The registry is asked
     as ``service.registry`` asks it, never with MLflow in this process.
     """
-    alias = Alias(
-        tracking_uri=config.tracking_uri, name=config.name, alias=config.alias, cache_dir=config.cache_dir
-    )
     while not stop.wait(config.poll_seconds):
         current = store.current
         serving = current and current.version
         if current is not None:
             metrics.show_data_age(current.index.manifest.data_end)  # a week may have ended
         try:
-            version = alias.version()
+            version = registry.version()
         except Exception as exc:  # the registry is a network service: keep serving whatever it says
             log.warning("registry did not answer, still serving version %s: %s", serving, exc)
             continue

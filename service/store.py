@@ -19,7 +19,7 @@ from gigcast.monitored import Monitored
 from gigcast.registry import RegisteredVersion
 from gigcast.uris import masked
 from service import metrics
-from service.registry import fetch_bundle, version_by_alias
+from service.registry import Alias, fetch_bundle
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,23 @@ class NothingToServeError(LookupError):
     """The registry's version cannot be had or served, and this cache served none before."""
 
 
-def fetch(*, tracking_uri: str, name: str, alias: str, cache_dir: Path) -> LoadedModel:
+def fetch(registry: Alias) -> LoadedModel:
     """Resolve ``name@alias`` in the registry, download its bundle once, and index it.
 
     When the registry cannot be reached, or the version it names cannot be served (a damaged
     bundle), the version this cache last served from the same registry under the same alias
     serves instead, with one warning: a restart depends neither on the registry being up nor
-    on its newest version being whole.
+    on its newest version being whole. ``registry`` remembers its answer, so that a follower
+    polling it afterwards does not ask a registry that has not changed again.
     """
+    tracking_uri, name, alias, cache_dir = (
+        registry.tracking_uri,
+        registry.name,
+        registry.alias,
+        registry.cache_dir,
+    )
     try:
-        version = version_by_alias(tracking_uri=tracking_uri, name=name, alias=alias, cache_dir=cache_dir)
+        version = registry.version()
     except Exception as exc:  # the registry is a network service and fails in many ways
         return _fallback(
             tracking_uri, name, alias, cache_dir, exc, f"registry {masked(tracking_uri)} did not answer"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from gigcast.bundle import read_bundle
 from gigcast.registry import RegisteredVersion, fetch_bundle
+from service.registry import Alias
 from service.store import fetch
 from tests.e2e.helpers import small_market
 
@@ -16,7 +17,7 @@ def test_ray_and_local_executors_register_the_same_forecasts(tmp_path: Path) -> 
     for executor in ("ray", "local"):  # version 1 by Ray, version 2 by local processes
         market.train("--workers", "2", "--executor", executor)
 
-    served = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "cache")
+    served = fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "cache"))
     assert served.version == "1"  # the local run ties it, and a tie keeps the champion
     entry = served.index.find_skill("prompt engineering")
     assert entry is not None

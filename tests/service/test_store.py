@@ -37,13 +37,13 @@ def test_a_restart_serves_from_the_cache_when_the_registry_is_down(registry: str
     copy = tmp_path / "mlflow.db"
     shutil.copy(registry.removeprefix("sqlite:///"), copy)
     uri = f"sqlite:///{copy}"
-    served = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path)
+    served = fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path))
     copy.write_bytes(b"not a database")  # the registry fails, as one that is down would
-    again = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path)
+    again = fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path))
     assert (again.version, again.run_id) == (served.version, served.run_id)
     assert again.index.skills.keys() == served.index.skills.keys()
     with pytest.raises(Exception):  # noqa: B017 - a registry that is down and nothing cached: no model
-        fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "empty")
+        fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "empty"))
 
 
 def is_nan(value: float | None) -> bool:
@@ -67,7 +67,7 @@ def test_a_version_is_served_with_its_monitoring_figures_and_the_cache_without(
     client = MlflowClient(tracking_uri=uri)
     for key, value in monitored.tags().items():
         client.set_model_version_tag("gigcast", "1", key, value)
-    served = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path)
+    served = fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path))
     assert served.monitored == monitored
     Store().swap(served)
     gauge = REGISTRY.get_sample_value
@@ -77,7 +77,7 @@ def test_a_version_is_served_with_its_monitoring_figures_and_the_cache_without(
     assert is_nan(gauge("gigcast_monitored_mase_ratio", {"target": "rate"}))  # never measured
     assert gauge("gigcast_monitored_drifted") == 1
     copy.write_bytes(b"not a database")  # the registry is down: the cache serves, without tags
-    again = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path)
+    again = fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path))
     assert again.version == served.version and again.monitored is None
     Store().swap(again)
     assert is_nan(gauge("gigcast_monitored_drifted"))
@@ -88,16 +88,16 @@ def test_a_version_is_served_with_its_monitoring_figures_and_the_cache_without(
 
 
 def test_an_alias_the_registry_lacks_is_not_served_from_the_cache(registry: str, tmp_path: Path) -> None:
-    fetch(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path)
+    fetch(Alias(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path))
     with pytest.raises(ModelNotFoundError, match="no gigcast@staging"):
-        fetch(tracking_uri=registry, name="gigcast", alias="staging", cache_dir=tmp_path)
+        fetch(Alias(tracking_uri=registry, name="gigcast", alias="staging", cache_dir=tmp_path))
 
 
 def test_a_damaged_cache_entry_is_fetched_again(registry: str, tmp_path: Path) -> None:
-    served = fetch(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path)
+    served = fetch(Alias(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path))
     (cached,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     (cached / "rate_cells.parquet").write_text("junk")
-    again = fetch(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path)
+    again = fetch(Alias(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path))
     assert again.version == served.version and again.index.skills.keys() == served.index.skills.keys()
 
 
@@ -111,26 +111,26 @@ def test_a_damaged_version_is_never_promoted_and_a_damaged_champion_serves_the_l
     with pytest.raises(RegistryError, match=f"version {bad}, which cannot be served"):
         promote(tracking_uri=uri, model_name="gigcast", version=bad)
     cache = tmp_path / "cache"
-    assert fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache).version == good
+    assert fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache)).version == good
     MlflowClient(tracking_uri=uri).set_registered_model_alias("gigcast", CHAMPION_ALIAS, bad)  # as by hand
     with caplog.at_level(logging.WARNING, logger="service.store"):
-        served = fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache)
+        served = fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache))
     assert served.version == good
     assert (
         f"version {bad} cannot be served" in caplog.text and f"serving cached version {good}" in caplog.text
     )
     with pytest.raises(NothingToServeError, match="damaged"):  # nothing good was ever served from this cache
-        fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "empty")
+        fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=tmp_path / "empty"))
 
 
 def test_the_cache_falls_back_only_to_what_the_same_registry_served(
     registry: str, trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fetch(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path)
+    fetch(Alias(tracking_uri=registry, name="gigcast", alias="champion", cache_dir=tmp_path))
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     other = f"http://127.0.0.1:{free_port()}"  # another registry, down, sharing this cache folder
     with pytest.raises(Exception):  # noqa: B017 - whatever the client raises: not the other registry's model
-        fetch(tracking_uri=other, name="gigcast", alias="champion", cache_dir=tmp_path)
+        fetch(Alias(tracking_uri=other, name="gigcast", alias="champion", cache_dir=tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -152,12 +152,12 @@ def test_garbage_in_the_cache_pointer_means_nothing_cached(
     shutil.copy(registry.removeprefix("sqlite:///"), copy)
     uri = f"sqlite:///{copy}"
     cache = tmp_path / "cache"
-    fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache)
+    fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache))
     (tmp_path / "elsewhere").symlink_to(next(p for p in cache.iterdir() if p.is_dir()))
     (cache / "gigcast@champion.json").write_bytes(pointer.replace(b"REGISTRY", uri.encode()))
     copy.write_bytes(b"not a database")
     with pytest.raises(NothingToServeError, match="no version of it was served"):
-        fetch(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache)
+        fetch(Alias(tracking_uri=uri, name="gigcast", alias="champion", cache_dir=cache))
 
 
 def test_a_registry_file_replaced_on_disk_is_the_one_the_server_reads(tmp_path: Path) -> None:

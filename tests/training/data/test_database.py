@@ -20,6 +20,7 @@ from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME
 from gigcast.taxonomy import Taxonomy
 from gigcast.uris import masked
 from gigcast.v1 import forecast_pb2 as pb
+from service.registry import Alias
 from service.store import fetch
 from tests.conftest import END
 from tests.serving import LOOPBACK, started
@@ -200,7 +201,7 @@ def test_run_trains_from_a_table_serves_and_never_logs_the_password(
     assert "s3cret-pw" not in str(run.data.params) and run.data.tags["gigcast.promoted"] == "true"
 
     # and the champion it made serves: loaded from the registry, answering over gRPC
-    model = fetch(tracking_uri=uri, name="gigcast", alias=CHAMPION_ALIAS, cache_dir=tmp_path / "cache")
+    model = fetch(Alias(tracking_uri=uri, name="gigcast", alias=CHAMPION_ALIAS, cache_dir=tmp_path / "cache"))
     with started(LOOPBACK) as running:
         running.store.swap(model)
         skill = next(iter(model.index.skills))
