@@ -208,13 +208,10 @@ def _log(config: JobConfig, ingested: IngestResult, trained: Trained, kept: dict
             model_name=config.model_name,
             bundle_dir=write_bundle(trained.bundle, Path(folder) / "bundle"),
             params=params,
-            metrics={
-                **trained.metrics,
-                **{key: float(n) for key, n in counts.items()},
-                **skill_metrics(trained.scores),
-            },
+            metrics={**trained.metrics, **{key: float(n) for key, n in counts.items()}},
             tables={"scores": trained.scores, "holdout": trained.holdout, "quarantine": ingested.quarantined},
             figures=forecast_figures(trained.scores, trained.history, trained.bundle),
             example_skill=trained.bundle.skills["skill"][0],
             tags=config.tags,
+            skill_figures=skill_metrics(trained.scores),
         )

@@ -20,6 +20,7 @@ from training.data.synth import synthesize
 from training.job import Hooks, JobConfig, run_job
 from training.pipeline import TrainConfig, TrainingError
 from training.registry.promotion import Basis
+from training.registry.tracking import skill_metrics
 
 
 @pytest.fixture
@@ -64,6 +65,12 @@ def test_the_job_trains_registers_promotes_and_says_so_on_the_way(
     )
     run = client.get_run(done.registered.run_id)
     assert run.data.metrics["ingest_rows"] == done.ingested.rows
+    per_skill = skill_metrics(done.trained.scores)
+    assert per_skill and {key: run.data.metrics[key] for key in per_skill} == per_skill
+    # the logged model carries the run's headline figures, not one per skill
+    (model,) = client.search_logged_models(experiment_ids=[run.info.experiment_id])
+    linked = {metric.key for metric in model.metrics or []}
+    assert "demand_mase" in linked and not linked & set(per_skill)
     assert run.data.params["targets"] == "every target the data holds"
     assert run.data.tags["gigcast.promoted"] == "true"
 

@@ -14,7 +14,6 @@ its share of the category's postings before the fold: what a young skill is serv
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -40,6 +39,9 @@ class Method(StrEnum):
 
     BOTTOM_UP = "bottom_up"  # the skills' forecasts stand; totals are their sums
     TOP_DOWN = "top_down"  # the market's forecast, split by the proportions of the forecasts below
+    # MinTrace's closed form, then skills below zero set to zero and the totals summed again: its
+    # nonnegative form solves a quadratic programme per week ahead, minutes at a thousand skills,
+    # and scored the same on the synthetic market's backtest
     MIN_TRACE_OLS = "min_trace_ols"  # the coherent forecasts nearest to every base forecast
     MIN_TRACE_WLS = "min_trace_wls"  # the same, each node weighed by how many skills it sums
 
@@ -52,9 +54,9 @@ class Method(StrEnum):
             case Method.TOP_DOWN:
                 return TopDown(method="forecast_proportions")
             case Method.MIN_TRACE_OLS:
-                return MinTrace(method="ols", nonnegative=True)
+                return MinTrace(method="ols")
             case Method.MIN_TRACE_WLS:
-                return MinTrace(method="wls_struct", nonnegative=True)
+                return MinTrace(method="wls_struct")
 
 
 #: The skills' own forecasts stand without a fold to judge by, and unless another method's
@@ -204,12 +206,9 @@ def coherent(tree: Tree, method: Method, base: dict[str, np.ndarray]) -> dict[st
         "market/category": np.array(list(tree.categories)),
         "market/category/skill": np.array(skills),
     }
-    with warnings.catch_warnings():
-        # nonnegative MinTrace solves with qpsolvers, which warns of the dense matrices it is given
-        warnings.filterwarnings("ignore", message="Converted matrix")
-        out = HierarchicalReconciliation(reconcilers=[method.reconciler()]).reconcile(
-            Y_hat_df=forecasts, S_df=summing, tags=tags
-        )
+    out = HierarchicalReconciliation(reconcilers=[method.reconciler()]).reconcile(
+        Y_hat_df=forecasts, S_df=summing, tags=tags
+    )
     column = out.columns[-1]
     by_node = {
         key: part.sort("ds")[column].to_numpy()

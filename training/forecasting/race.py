@@ -31,6 +31,7 @@ from training.forecasting.candidates import (
     COSTLY,
     ENSEMBLE_SIZE,
     OWN_SEASON,
+    PROPHET_PLACE,
     SCREEN_MARGIN,
     Failed,
     Model,
@@ -286,8 +287,9 @@ class _Scorer:
 
 
 def _kept(scorer: _Scorer, predictions: dict[int, dict[str, np.ndarray]], models: list[Any]) -> list[Any]:
-    """The candidates that go on from the screening folds: every cheap one, and each costly one
-    within ``SCREEN_MARGIN`` of a place in the ensemble there. With nothing to rank by, all go on."""
+    """The candidates that go on from the screening folds: every cheap one, each costly one within
+    ``SCREEN_MARGIN`` of a place in the ensemble there, and Prophet from a place within
+    ``PROPHET_PLACE``. With nothing to rank by, all go on."""
     names = [repr(m) for m in models]
     weighted = {
         name: scorer.score({back: p[name] for back, p in predictions.items()})[0][WEIGHTED] for name in names
@@ -295,8 +297,11 @@ def _kept(scorer: _Scorer, predictions: dict[int, dict[str, np.ndarray]], models
     ranked = sorted(weighted[n] for n in names if math.isfinite(weighted[n]))
     if not ranked:
         return models
-    bar = SCREEN_MARGIN * ranked[min(ENSEMBLE_SIZE, len(ranked)) - 1]  # the score of the last member
-    return [m for m in models if repr(m) not in COSTLY or weighted[repr(m)] <= bar]
+    bars: dict[str, float] = dict.fromkeys(
+        COSTLY, SCREEN_MARGIN * ranked[min(ENSEMBLE_SIZE, len(ranked)) - 1]
+    )
+    bars[Model.PROPHET] = ranked[min(PROPHET_PLACE, len(ranked)) - 1]
+    return [m for m in models if repr(m) not in COSTLY or weighted[repr(m)] <= bars[repr(m)]]
 
 
 def _choose(

@@ -80,3 +80,14 @@ def test_without_a_backtest_of_the_totals_the_skills_forecasts_stand() -> None:
     assert result.method == DEFAULT_METHOD and all(math.isnan(s) for s in result.scores.values())
     for skill in TREE.skills:
         np.testing.assert_allclose(result.p50[skill], base[skill])
+
+
+@pytest.mark.parametrize("method", [Method.MIN_TRACE_OLS, Method.MIN_TRACE_WLS])
+def test_min_trace_sets_a_skill_it_would_push_below_zero_to_zero_and_still_adds_up(method: Method) -> None:
+    # the totals say far less than the skills: the nearest coherent forecasts take a small skill below zero
+    base = {key: np.full(2, value) for key, value in {"*": 20.0, "llm": 10.0, "data": 10.0}.items()}
+    base |= {key: np.full(2, value) for key, value in {"rag": 0.5, "agents": 40.0, "sql": 10.0}.items()}
+    p50 = coherent(TREE, method, base)
+    assert (p50["rag"] == 0).all() and all((p50[key] > 0).all() for key in TREE.nodes if key != "rag")
+    np.testing.assert_allclose(p50["llm"], p50["rag"] + p50["agents"])
+    np.testing.assert_allclose(p50["*"], p50["llm"] + p50["data"])

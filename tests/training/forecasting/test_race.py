@@ -12,11 +12,13 @@ from training.forecasting.candidates import (
     CLEAR_WIN,
     COSTLY,
     DEFAULT_WINDOW,
+    PROPHET_PLACE,
+    SCREEN_MARGIN,
     Model,
     ProphetModel,
     candidates,
 )
-from training.forecasting.race import WEIGHTED, Plan, forecast_weeks, race
+from training.forecasting.race import WEIGHTED, Plan, _kept, _Scorer, forecast_weeks, race
 from training.forecasting.series import Series, Target, backward
 
 START = date(2024, 1, 1)
@@ -182,3 +184,26 @@ def test_a_costly_candidate_that_ranks_low_on_the_screening_folds_is_not_fitted_
     # what goes on is scored on every fold, the screened-out on the screening folds only
     assert len(fit.backtest.folds) == len(tested)
     assert "Naive" not in fit.backtest.screened_out
+
+
+def test_prophet_goes_on_only_from_a_place_near_the_ensemble_where_a_theta_goes_on_by_its_margin() -> None:
+    rng = np.random.default_rng(6)
+    series = weekly(list(np.exp(rng.normal(3, 0.1, 90))), Target.RATE)
+    tested = folds(series.weeks, end=series.weeks[-1], horizon=52)
+    scorer = _Scorer(series, tested)
+    observed = dict(zip(series.weeks, np.log(series.values), strict=True))
+    # on the log scale, each candidate a fixed distance above every value it forecasts
+    above = {"Naive": 0.10, "WindowAverage": 0.11, "HistoricAverage": 0.12, "SeasonalNaive": 0.125}
+    above |= {"AutoTheta": 0.13, "Prophet": 0.13, "AutoETS": 0.3}  # within 1.1 of third; fifth at best
+    predictions = {
+        fold.back: {
+            name: np.array([observed.get(fold.cut + timedelta(weeks=k), np.nan) for k in range(fold.steps)])
+            + gap
+            for name, gap in above.items()
+        }
+        for fold in screening(tested)
+    }
+    models = [m for m in candidates(Target.RATE) if repr(m) in above]
+    kept = {repr(m) for m in _kept(scorer, predictions, models)}
+    assert PROPHET_PLACE < 5 and SCREEN_MARGIN * (np.exp(0.12) - 1) > np.exp(0.13) - 1
+    assert kept == set(above) - {"Prophet", "AutoETS"}
