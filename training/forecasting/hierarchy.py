@@ -80,6 +80,12 @@ class Tree:
     def nodes(self) -> list[str]:
         return [self.market, *self.categories, *self.skills]
 
+    def summing(self) -> np.ndarray:
+        """Which skills each node sums: a row per node (in ``nodes``' order), a column per skill."""
+        skills = np.array(self.skills)
+        totals = [np.ones(len(skills))] + [np.isin(skills, members) for members in self.categories.values()]
+        return np.vstack([*totals, np.eye(len(skills))]).astype(float)
+
     def level_of(self, key: str) -> str:
         return "market" if key == self.market else "category" if key in self.categories else "skill"
 
@@ -191,16 +197,8 @@ def coherent(tree: Tree, method: Method, base: dict[str, np.ndarray]) -> dict[st
             "base": np.concatenate([base[key] for key in nodes]),
         }
     )
-    summing = pl.DataFrame(
-        {"unique_id": nodes}
-        | {
-            skill: [
-                1.0 if key in (tree.market, skill) or skill in tree.categories.get(key, ()) else 0.0
-                for key in nodes
-            ]
-            for skill in skills
-        }
-    )
+    matrix = tree.summing()
+    summing = pl.DataFrame(matrix, schema=skills).insert_column(0, pl.Series("unique_id", nodes))
     tags = {
         "market": np.array([tree.market]),
         "market/category": np.array(list(tree.categories)),
@@ -216,5 +214,4 @@ def coherent(tree: Tree, method: Method, base: dict[str, np.ndarray]) -> dict[st
     }
     # the skills' forecasts, never below zero, and the totals summed from them: coherent to the last digit
     bottom = np.vstack([np.maximum(by_node[skill], 0.0) for skill in skills])
-    matrix = summing.drop("unique_id").to_numpy()
     return dict(zip(nodes, matrix @ bottom, strict=True))
