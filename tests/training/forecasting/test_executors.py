@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 
 import numpy as np
@@ -42,7 +44,10 @@ def test_chunks_cover_every_series_once_in_order() -> None:
 def test_executors_agree_with_one_process(executor: Executor) -> None:
     series = market(4)
     alone = fitted(Executor.LOCAL, 1, series)
-    other = fitted(executor, 2, series)
+    # from a fresh process, as gigcast-train starts it: a local Ray started inside a test worker
+    # that had run other tests' servers and pools did not come up (its control store never started)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh:
+        other = fresh.submit(fitted, executor, 2, series).result()
     assert [row[:3] for row in other] == [row[:3] for row in alone]  # same order, same choices
     for (_, _, _, a), (_, _, _, b) in zip(alone, other, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9)
