@@ -6,7 +6,6 @@ A Ray this module starts, it also stops; one that was running already is left ru
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -29,9 +28,6 @@ def run(
     """Each chunk's index and fits, as chunks finish."""
     started = not ray.is_initialized()
     if started:
-        # a local Ray's control store waits 30 s for its port by default: a busy 2-core machine
-        # has been seen to need longer; Ray's own variable still wins when set
-        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
         ray.init(
             address=address,
             num_cpus=None if address else workers,
