@@ -56,7 +56,7 @@ CLEAR_WIN = 0.9
 #: Candidates that cost a real fit (Prophet about 45 ms, the Thetas and ETS 4-11 ms; the rest well
 #: under 1 ms). Raced first on a series' screening folds, one goes on to its other folds only when it
 #: may still reach the ensemble there: a MASE within ``SCREEN_MARGIN`` times that of the ensemble's
-#: last member, or for Prophet, which costs as much as the others together, a place within
+#: last member, or for Prophet, which costs twice the others together, a place within
 #: ``PROPHET_PLACE``. A model that cannot reach the ensemble is not fitted again.
 COSTLY = frozenset({Model.PROPHET, Model.AUTO_THETA, Model.DYNAMIC_THETA, Model.AUTO_ETS})
 SCREEN_MARGIN = 1.1

@@ -10,7 +10,6 @@ import os
 import re
 import socket
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,7 +102,7 @@ def log_training(
             code_paths=[str(resources.files("gigcast"))],  # the contracts travel with the model
             pip_requirements=["mlflow", "pandas", "polars", "pycountry"],
         )
-        now = int(time.time() * 1000)
+        now = int(datetime.now(UTC).timestamp() * 1000)
         figures_of_skills = [Metric(key, value, now, 0) for key, value in (skill_figures or {}).items()]
         mlflow.MlflowClient().log_batch(run.info.run_id, metrics=figures_of_skills)  # not linked to the model
     return Registered(run_id=run.info.run_id, version=str(info.registered_model_version))
