@@ -72,9 +72,9 @@ session, rate, show = cli._session, render.rate, cli.out.print
 
 
 @contextmanager
-def timed_session(connection):
+def timed_session(connection, **options):
     stamp("parsed")
-    with session(connection) as call:
+    with session(connection, **options) as call:
         stamp("channel made")
         yield call
         stamp("called")

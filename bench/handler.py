@@ -2,9 +2,10 @@
 
 The path is gigcast-serve's own: the method handler ``service.server`` registers for EstimateRate
 (model check, deadline, answers kept, parsing, ``handlers.estimate_rate``, serializing, metrics),
-called as gRPC's sync server calls it: bytes in, bytes out, with a servicer context that answers
-``time_remaining`` as grpc's does. The baseline is bench/rpc.py's bare server: a handler returning
-a constant EstimateRateResponse of the same size, parsed and serialized by grpc.
+called as gRPC's server calls it: bytes in, bytes out, with a servicer context that answers
+``time_remaining`` as grpc's does, its coroutine run to its end (an answer never waits). The
+baseline is bench/rpc.py's bare server: a handler returning a constant EstimateRateResponse of
+the same size, parsed and serialized by grpc.
 
 Four paths, each over bench/rpc.py's mix of skills, levels and countries:
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import os
 import re
 import shutil
@@ -34,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 import grpc
@@ -59,7 +61,7 @@ ZERO, DUMP = "getppid", "getpgrp"
 
 
 class Context:
-    """What the path asks of grpc's servicer context, answered as grpc's sync server does."""
+    """What the path asks of grpc's servicer context, answered as grpc's servers do."""
 
     def __init__(self, timeout: float) -> None:
         self._deadline = time.time() + timeout
@@ -72,16 +74,27 @@ Call = Callable[[bytes], bytes]
 
 
 def as_grpc_calls(handler: grpc.RpcMethodHandler) -> Call:
-    """One call of ``handler`` as grpc's sync server makes it: deserialize, behave, serialize."""
+    """One call of ``handler`` as grpc's servers make it: deserialize, behave, serialize."""
     context = Context(timeout=3600.0)  # no deadline passes, even under valgrind
     parse, behave, serialize = handler.request_deserializer, handler.unary_unary, handler.response_serializer
 
     def call(data: bytes) -> bytes:
         request = parse(data) if parse else data
         response = behave(request, context)
+        if inspect.iscoroutine(response):  # gigcast's: run in one step, as the event loop runs it
+            response = finished(response)
         return serialize(response) if serialize else response  # type: ignore[no-any-return]
 
     return call
+
+
+def finished(coroutine: Coroutine[object, None, bytes]) -> bytes:
+    """The value of a coroutine that never waits."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    raise RuntimeError("the handler waited")
 
 
 def paths(bundle: Path) -> tuple[dict[str, Call], list[bytes]]:

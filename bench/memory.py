@@ -4,7 +4,7 @@ For each ``--skills N``, a synthetic market of N skills over ``--weeks`` is trai
 ``gigcast-train run`` (SQLite registry), and ``gigcast-serve`` serves its champion. Its RSS is
 read from /proc once it reports SERVING, and again after it has polled the registry and found
 a change. Beside it, in the same run, a bare sync gRPC server in a fresh interpreter that imports
-grpc and the generated stubs only (a pool of the server's default threads, returning a constant
+grpc and the generated stubs only (a pool of two threads, returning a constant
 EstimateRateResponse, as in ``bench/rpc.py``): what Python and gRPC alone hold.
 
 The server asks the registry in short-lived child processes, so a poll that asks costs the CPU
@@ -38,10 +38,10 @@ from summary import record
 from gigcast.settings import CHAMPION_ALIAS, MODEL_NAME
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from service.server import THREADS
 
 BIN = Path(sys.executable).parent
 TRAINED = "trained"  # the file that marks a market trained in --keep
+BARE_THREADS = 2
 #: The bare server: argv is the constant response in hex and the threads; it prints its port.
 BARE = """
 import sys
@@ -150,7 +150,7 @@ def in_process_poll(uri: str, polls: int = 20) -> float:
 
 
 def bare_server(response: bytes) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-c", BARE, response.hex(), str(THREADS)]
+    command = [sys.executable, "-c", BARE, response.hex(), str(BARE_THREADS)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     return process, f"127.0.0.1:{int(process.stdout.readline())}"

@@ -1,16 +1,17 @@
-"""What gigcast costs over gRPC itself, and which server model serves it best.
+"""What gigcast costs over gRPC itself, and what its server model costs beside the other one.
 
 One load client (its own process: grpc.aio, --concurrency calls in flight for --seconds) is
 pointed in turn at:
 
-- gigcast-serve answering EstimateRate from a model trained on a synthetic market: as it runs,
-  keeping its answers (the request mix repeats, as a platform's questions do), and with
-  ``--answer-cache-mb 0``, working every answer out;
-- a bare server of the same kind (sync, a pool of --threads, registered as the generated code
-  registers) returning a constant EstimateRateResponse of the same size: the cost of gRPC and
-  Python alone;
-- a grpc.aio server answering with gigcast's EstimateRate handler, and a bare grpc.aio server:
-  the other server model, for the choice.
+- gigcast-serve (a grpc.aio server) answering EstimateRate from a model trained on a synthetic
+  market: as it runs, keeping its answers (the request mix repeats, as a platform's questions
+  do), and with ``--answer-cache-mb 0``, working every answer out;
+- a bare grpc.aio server, registered as gigcast-serve registers, returning a constant
+  EstimateRateResponse of the same size: the cost of gRPC and Python alone on that model;
+- a bare sync server (a pool of --threads, registered as the generated code registers): gRPC's
+  other server model, which gigcast-serve ran before and which the other figures are beside.
+  It carries more calls, but a call whose body never comes holds one of its threads
+  (``bench/stall.py``).
 
 Rounds are interleaved and the median kept, so that the machine's drift hits all alike. Each
 server also gets single-stream round trips (p50/p99). Then gigcast-serve answers
@@ -47,15 +48,12 @@ from pathlib import Path
 import grpc
 from summary import record
 
-from gigcast.bundle import read_bundle
-from gigcast.lookup import ForecastIndex
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
-from service import handlers
-from service.server import SERVICE_NAME, THREADS
-from service.store import LoadedModel
+from service.server import SERVICE_NAME
 
 BIN = Path(sys.executable).parent
+THREADS = 2  # the bare sync server's pool
 GIGCAST, WORKING = "gigcast-serve", "  no answers kept"
 WARM_UP = 200  # calls before the clock starts
 LEVELS = (pb.EXPERIENCE_LEVEL_UNSPECIFIED, pb.EXPERIENCE_LEVEL_ENTRY, pb.EXPERIENCE_LEVEL_EXPERT)
@@ -82,10 +80,9 @@ def _service(answer: Callable[..., object]) -> dict[str, grpc.RpcMethodHandler]:
     return {"EstimateRate": method}
 
 
-def _register(server: grpc.Server | grpc.aio.Server, rpcs: dict[str, grpc.RpcMethodHandler]) -> None:
-    """As gigcast-serve and the generated code register a service."""
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, rpcs),))
-    server.add_registered_method_handlers(SERVICE_NAME, rpcs)
+def _generic(rpcs: dict[str, grpc.RpcMethodHandler]) -> tuple[grpc.GenericRpcHandler]:
+    """As gigcast-serve registers a service; the generated code also registers its methods."""
+    return (grpc.method_handlers_generic_handler(SERVICE_NAME, rpcs),)
 
 
 def pin(cpus: set[int] | None) -> None:
@@ -113,19 +110,10 @@ def bare_sync(response: bytes, threads: int, ready: multiprocessing.Queue[int]) 
     _sync(_service(lambda request, context: constant), threads, ready)
 
 
-def gigcast_aio(bundle: str, ready: multiprocessing.Queue[int]) -> None:
-    """gigcast's EstimateRate handler on a grpc.aio server."""
-    model = LoadedModel("gigcast", "1", "champion", "", ForecastIndex(read_bundle(Path(bundle))))
-
-    async def answer(request: pb.EstimateRateRequest, context: object) -> pb.EstimateRateResponse:
-        return handlers.estimate_rate(model, request)
-
-    asyncio.run(_aio(_service(answer), ready))
-
-
 def _sync(service: dict[str, grpc.RpcMethodHandler], threads: int, ready: multiprocessing.Queue[int]) -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
-    _register(server, service)
+    server.add_generic_rpc_handlers(_generic(service))
+    server.add_registered_method_handlers(SERVICE_NAME, service)
     ready.put(server.add_insecure_port("127.0.0.1:0"))
     server.start()
     server.wait_for_termination()
@@ -133,7 +121,7 @@ def _sync(service: dict[str, grpc.RpcMethodHandler], threads: int, ready: multip
 
 async def _aio(service: dict[str, grpc.RpcMethodHandler], ready: multiprocessing.Queue[int]) -> None:
     server = grpc.aio.server()
-    _register(server, service)
+    server.add_generic_rpc_handlers(_generic(service))
     ready.put(server.add_insecure_port("127.0.0.1:0"))
     await server.start()
     await server.wait_for_termination()
@@ -223,7 +211,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000, help="single-stream round trips")
     parser.add_argument("--batches", type=int, default=30, help="BatchEstimateRates calls of 1,000")
     parser.add_argument("--workers", type=int, default=1, help="gigcast-serve --workers")
-    parser.add_argument("--threads", type=int, default=THREADS, help="handler threads of the sync servers")
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help="handler threads of the bare sync server"
+    )
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="let the system place processes")
     options = parser.parse_args()
 
@@ -247,7 +237,6 @@ def main() -> None:
             "--port=0",
             "--metrics-port=0",
             f"--workers={options.workers}",
-            f"--threads={options.threads}",
             f"--cache-dir={workdir / 'cache'}",
             "--log-format=text",
             *flags,
@@ -281,14 +270,12 @@ def main() -> None:
         skills = [s.id for s in stub.ListSkills(pb.ListSkillsRequest(page_size=500)).skills]
         requests = requests_for(skills)
         constant = stub.EstimateRate(requests[0]).SerializeToString()
-        bundle = next((workdir / "cache").glob("gigcast-v*"))
 
         targets = {GIGCAST: target, WORKING: working_target}
         pids = {GIGCAST: family(gigcast.pid), WORKING: family(working.pid)}
         for label, body, arguments in [
-            ("bare sync", bare_sync, (constant, options.threads)),
-            ("gigcast handler, aio", gigcast_aio, (str(bundle),)),
             ("bare aio", bare_aio, (constant,)),
+            ("bare sync", bare_sync, (constant, options.threads)),
         ]:
             ready = spawn.Queue()
             process = spawn.Process(target=pinned, args=(server_cpus, body, *arguments, ready), daemon=True)
@@ -345,7 +332,7 @@ def main() -> None:
     print(
         f"market: {options.skills} skills, {len(requests)} distinct requests, "
         f"{options.concurrency} in flight, median of {options.rounds} × {options.seconds:g} s, "
-        f"gigcast-serve --workers {options.workers}, sync servers --threads {options.threads}, "
+        f"gigcast-serve --workers {options.workers}, bare sync server --threads {options.threads}, "
         + ("servers on CPU 1, load client on CPU 0" if pinning else "processes placed by the system")
     )
     ms = 1000
@@ -362,11 +349,10 @@ def main() -> None:
             f"{label:22s} {rate:8.0f} {rate / base:12.2f}× {us:13.0f} µs"
             f"   {p50:6.3f} ms, {p99:6.3f} ms   {rounds}"
         )
-    sync, working = median[GIGCAST] / base, median[WORKING] / base
-    aio = median["gigcast handler, aio"] / median["bare aio"]
+    aio = median["bare aio"]
     print(
-        f"gigcast / bare on the same server model: sync {sync:.2f} "
-        f"({working:.2f} with no answers kept), aio handler alone {aio:.2f}"
+        f"gigcast / bare aio, the same server model: {median[GIGCAST] / aio:.2f} "
+        f"({median[WORKING] / aio:.2f} with no answers kept); bare aio / bare sync: {aio / base:.2f}"
     )
     print(
         f"BatchEstimateRates × 1000: server time {batch_server * ms:.2f} ms (mean of {options.batches}), "
@@ -375,6 +361,7 @@ def main() -> None:
     p50 = {label: pct(sorted(single[label]), 0.5) * ms for label in (GIGCAST, WORKING, "bare sync")}
     record("serving", "EstimateRate calls/s", median[GIGCAST], "", "bare sync server", base)
     record("serving", "  no answers kept", median[WORKING], "", "bare sync server", base)
+    record("serving", "  bare aio server", aio, "", "bare sync server", base)
     bare_p50 = p50["bare sync"]
     record("serving", "EstimateRate single-stream p50", p50[GIGCAST], "ms", "bare sync server", bare_p50)
     record("serving", "  no answers kept", p50[WORKING], "ms", "bare sync server", bare_p50)

@@ -9,26 +9,58 @@ where the time of a command goes.
 from __future__ import annotations
 
 import gc
+import math
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol
 
 import grpc
 import typer
 from google.protobuf.message import Message
 from rich.console import Console, RenderableType
+from rich.text import Text
+from typer.core import TyperGroup
 
 from client import render
+from client.channel import Connection, check, check_authority, check_token, open_channel
 from gigcast.query import DEFAULT_HORIZON_WEEKS, MAX_HORIZON_WEEKS, ExperienceLevel
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 
+if TYPE_CHECKING:
+    from typer._click import Context  # the click that typer ships inside itself since 0.26
+
 DEFAULT_TARGET = "localhost:50051"
 PAGE_SIZE = 200
+MAX_TIMEOUT = 86_400.0  # a day; a deadline much further off overflows gRPC's clock and passes at once
+JSON_FLAG = "--json"
+
+
+class Commands(TyperGroup):
+    """gigcast's commands: given --json, a usage error is a JSON error object on stdout as well."""
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        # Every argument, the command's too: whether --json was asked cannot wait for the parse.
+        ctx.meta[JSON_FLAG] = JSON_FLAG in (args[: args.index("--")] if "--" in args else args)
+        with _usage_errors_as_json(ctx):
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Context) -> Any:
+        with _usage_errors_as_json(ctx):
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _usage_errors_as_json(ctx: Context) -> Iterator[None]:
+    try:
+        yield
+    except typer.TyperException as error:  # click's errors: a bad flag, a bad value, a missing argument
+        if ctx.meta.get(JSON_FLAG):
+            _print_json(render.usage_error(error))
+        raise  # click prints it on stderr and exits with its code
 
 
 class Gigcast(typer.Typer):
@@ -44,6 +76,7 @@ class Gigcast(typer.Typer):
 
 
 app = Gigcast(
+    cls=Commands,
     help="Rates and demand for AI freelance skills, from a gigcast server.",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -112,13 +145,31 @@ WeeksOption = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Connection:
-    target: str
-    timeout: float
-    token: str | None
-    tls: bool
-    ca_cert: Path | None
+def _finite(value: float) -> float:
+    """Refuse NaN, which passes every range check."""
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number")
+    return value
+
+
+def _token(value: str | None) -> str | None:
+    """A token as HTTP/2 can send it; the whitespace a file or a shell leaves around it is dropped."""
+    token = (value or "").strip()
+    try:
+        check_token(token)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return token or None
+
+
+def _authority(value: Path | None) -> Path | None:
+    """Refuse a file gRPC cannot read certificates from: it would only fail to connect."""
+    if value is not None:
+        try:
+            check_authority(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
 
 
 def _version(value: bool) -> None:
@@ -135,21 +186,38 @@ def main(
     target: Annotated[
         str | None, typer.Option(help=f"Server HOST:PORT; default $GIGCAST_TARGET, else {DEFAULT_TARGET}.")
     ] = None,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for an answer.")] = 5.0,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, max=MAX_TIMEOUT, callback=_finite, help="Seconds to wait for an answer.")
+    ] = 5.0,
     token: Annotated[
-        str | None, typer.Option(envvar="GIGCAST_TOKEN", help="Bearer token for a server that asks for one.")
+        str | None,
+        typer.Option(
+            envvar="GIGCAST_TOKEN",
+            callback=_token,
+            help="Bearer token for a server that asks for one; sent over TLS or to this machine only.",
+        ),
     ] = None,
     tls: Annotated[bool, typer.Option(help="Use TLS, trusting the system's authorities.")] = False,
     ca_cert: Annotated[
         Path | None,
-        typer.Option(exists=True, dir_okay=False, help="Use TLS, trusting this PEM certificate authority."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            callback=_authority,
+            help="Use TLS, trusting this PEM certificate authority.",
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     target = target or os.environ.get("GIGCAST_TARGET") or DEFAULT_TARGET
-    ctx.obj = Connection(target, timeout, token, tls or ca_cert is not None, ca_cert)
+    connection = Connection(target, timeout, token, tls or ca_cert is not None, ca_cert)
+    try:
+        check(connection)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--token") from None
+    ctx.obj = connection
 
 
 @app.command()
@@ -167,13 +235,13 @@ def rate(
     """
     estimate = pb.EstimateRateRequest(skill=skill, experience_level=LEVELS[level], country=country, week=week)
     path = pb.ForecastRateRequest(skill=skill, experience_level=LEVELS[level], country=country)
-    with _session(ctx.obj) as call:
+    with _session(ctx.obj, as_json=as_json) as call:
         answer = call("EstimateRate", estimate)
         ahead = call("ForecastRate", path)
     if as_json:
         from google.protobuf.json_format import MessageToDict
 
-        out.print_json(data={"estimate": MessageToDict(answer), "forecast": MessageToDict(ahead)})
+        _print_json({"estimate": MessageToDict(answer), "forecast": MessageToDict(ahead)})
     else:
         out.print(render.rate(answer, ahead))
 
@@ -191,7 +259,7 @@ def demand(
     Example: gigcast demand "prompt engineering" --weeks 8
     """
     request = pb.ForecastDemandRequest(skill=skill, horizon_weeks=weeks or 0, country=country)
-    with _session(ctx.obj) as call:
+    with _session(ctx.obj, as_json=as_json) as call:
         _show(call("ForecastDemand", request), as_json, render.demand)
 
 
@@ -207,7 +275,7 @@ def market(
     Example: gigcast market --category llm-apps --weeks 8
     """
     request = pb.ForecastCategoryDemandRequest(category=category, horizon_weeks=weeks or 0)
-    with _session(ctx.obj) as call:
+    with _session(ctx.obj, as_json=as_json) as call:
         _show(call("ForecastCategoryDemand", request), as_json, render.category_demand)
 
 
@@ -230,7 +298,7 @@ def quote(
     request = pb.QuoteGigRequest(
         skills=skills, estimated_hours=hours, experience_level=LEVELS[level], country=country, week=week
     )
-    with _session(ctx.obj) as call:
+    with _session(ctx.obj, as_json=as_json) as call:
         _show(call("QuoteGig", request), as_json, render.quote)
 
 
@@ -249,7 +317,7 @@ def skills(
     """
     request = pb.ListSkillsRequest(page_size=PAGE_SIZE, category=category, query=search)
     found = pb.ListSkillsResponse()
-    with _session(ctx.obj) as call:
+    with _session(ctx.obj, as_json=as_json) as call:
         while True:  # every page, in order
             page = call("ListSkills", request)
             found.skills.extend(page.skills)
@@ -287,7 +355,7 @@ def movers(
     request = pb.ListMoversRequest(
         metric=METRICS[by], horizon_weeks=weeks or 0, limit=limit, category=category
     )
-    with _session(ctx.obj) as call:
+    with _session(ctx.obj, as_json=as_json) as call:
         _show(call("ListMovers", request), as_json, render.movers)
 
 
@@ -297,7 +365,7 @@ def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Example: gigcast info
     """
-    with _session(ctx.obj) as call:
+    with _session(ctx.obj, as_json=as_json) as call:
         _show(call("GetModelInfo", pb.GetModelInfoRequest()), as_json, render.info)
 
 
@@ -306,51 +374,45 @@ class Call(Protocol):
 
 
 @contextmanager
-def _session(connection: Connection) -> Iterator[Call]:
+def _session(connection: Connection, *, as_json: bool) -> Iterator[Call]:
     """One channel for a command's calls; a failed call becomes a short message and an exit code."""
-    if connection.tls:
-        roots = connection.ca_cert.read_bytes() if connection.ca_cert else None
-        channel = grpc.secure_channel(connection.target, grpc.ssl_channel_credentials(roots))
-    else:
-        channel = grpc.insecure_channel(connection.target)
-    metadata = (("authorization", f"Bearer {connection.token}"),) if connection.token else None
+    channel = open_channel(connection)
     stub = pb_grpc.ForecastServiceStub(channel)
 
     def call(method: str, request: Message) -> Any:
         try:
-            return getattr(stub, method)(request, timeout=connection.timeout, metadata=metadata)
+            return getattr(stub, method)(request, timeout=connection.timeout)
         except grpc.RpcError as error:
-            err.print(f"[red]error:[/] {_explain(error, connection)}", highlight=False, markup=True)
-            raise typer.Exit(EXIT_CODES.get(error.code(), 1)) from None
+            _failed(error, connection, as_json=as_json)
 
     with channel:
         yield call
 
 
-def _explain(error: grpc.RpcError, connection: Connection) -> str:
-    from google.rpc import error_details_pb2
+def _failed(error: grpc.RpcError, connection: Connection, *, as_json: bool) -> NoReturn:
+    """The error's line on stderr, with ``as_json`` its JSON object on stdout too, and its exit code."""
     from grpc_status import rpc_status
 
-    code, message = error.code(), error.details() or ""
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and "model" not in message:
-        why = code.name.lower()
-        return f"no answer from the gigcast server at {connection.target} ({why}); is it running?"
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        given = "the token given was refused" if connection.token else "it needs a token"
-        return f"{connection.target}: {given}; pass --token or set $GIGCAST_TOKEN"
-    status = rpc_status.from_call(error)
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            return "\n".join(f"{v.field}: {v.description}" for v in bad.field_violations)
-    return message or code.name
+    try:
+        status = rpc_status.from_call(error)
+    except ValueError:  # details that disagree with the call's status: the status is what counts
+        status = None
+    details = list(status.details) if status else []
+    message = render.failure(error, connection, details)
+    err.print(Text.assemble(("error:", "red"), " ", message))
+    if as_json:
+        _print_json(render.error(error.code(), message, details))
+    raise typer.Exit(EXIT_CODES.get(error.code(), 1))
 
 
 def _show(response: Message, as_json: bool, renderer: Callable[[Any], RenderableType]) -> None:
     if as_json:
         from google.protobuf.json_format import MessageToDict
 
-        out.print_json(data=MessageToDict(response))
+        _print_json(MessageToDict(response))
     else:
         out.print(renderer(response))
+
+
+def _print_json(data: Any) -> None:
+    out.print_json(data=data)

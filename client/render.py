@@ -1,15 +1,22 @@
-"""Responses as rich renderables: pure functions, printed in one place by the CLI."""
+"""Responses as rich renderables, failures as lines and JSON objects: pure functions, printed by the CLI."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
+import grpc
+import typer
+from google.protobuf import any_pb2
 from rich.console import Group
 from rich.table import Column, Table
 from rich.text import Text
 
 from gigcast.v1 import forecast_pb2 as pb
+
+if TYPE_CHECKING:
+    from client.channel import Connection
 
 BASIS_NAMES = {
     pb.BASIS_SOURCE_SKILL_LEVEL_COUNTRY: "skill, level and country",
@@ -158,6 +165,71 @@ def info(response: pb.GetModelInfoResponse) -> Group:
     for name in sorted(response.metrics):
         metrics.add_row(name, f"{response.metrics[name]:.3f}")
     return Group(table, metrics)
+
+
+def failure(error: grpc.RpcError, connection: Connection, details: Sequence[any_pb2.Any]) -> str:
+    """A failed call as its line on stderr (a line per field for a bad request), saying what to do."""
+    from google.rpc import error_details_pb2
+
+    code, message = error.code(), error.details() or ""
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and "model" not in message:
+        why = code.name.lower()
+        return f"no answer from the gigcast server at {connection.target} ({why}); is it running?"
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        given = "the token given was refused" if connection.token else "it needs a token"
+        return f"{connection.target}: {given}; pass --token or set $GIGCAST_TOKEN"
+    for detail in details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            return "\n".join(f"{v.field}: {v.description}" for v in bad.field_violations)
+    return message or code.name
+
+
+def error(code: grpc.StatusCode, message: str, details: Sequence[any_pb2.Any] = ()) -> dict[str, Any]:
+    """A failure as ``--json`` prints it: the status code's name, the line shown on stderr, and the
+    details the server sent (``google.rpc`` messages) in protobuf's JSON mapping, each with its ``@type``.
+    """
+    body: dict[str, Any] = {"code": code.name, "message": message}
+    if details:
+        body["details"] = [_detail(packed) for packed in details]
+    return {"error": body}
+
+
+def usage_error(exc: typer.TyperException) -> dict[str, Any]:
+    """A usage error as ``--json`` prints it: INVALID_ARGUMENT, as the server says of a bad field,
+    with a ``google.rpc.BadRequest`` naming the option or argument at fault when click knows it."""
+    from google.rpc import error_details_pb2
+
+    details = []
+    if isinstance(exc, typer.BadParameter) and (field := _parameter(exc)):
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=field, description=exc.message or exc.format_message()
+        )
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+        details.append(packed)
+    usage = exc.exit_code == 2  # click's usage errors exit 2
+    code = grpc.StatusCode.INVALID_ARGUMENT if usage else grpc.StatusCode.UNKNOWN
+    return error(code, exc.format_message(), details)
+
+
+def _detail(packed: any_pb2.Any) -> dict[str, Any]:
+    from google.protobuf.json_format import MessageToDict
+    from google.rpc import error_details_pb2  # noqa: F401  the types the mapping looks up by URL
+
+    try:
+        data: dict[str, Any] = MessageToDict(packed)
+    except TypeError:  # a type this client does not know: its name at least
+        return {"@type": packed.type_url}
+    return data
+
+
+def _parameter(exc: typer.BadParameter) -> str | None:
+    """``--timeout`` or ``SKILL``: the parameter a bad value was given for."""
+    if exc.param is not None:
+        return exc.param.opts[0] if exc.param.param_type_name == "option" else exc.param.human_readable_name
+    return exc.param_hint if isinstance(exc.param_hint, str) else None
 
 
 def sparkline(values: list[float]) -> str:

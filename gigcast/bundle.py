@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -154,6 +154,9 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
     #: SHA-256 of each table's file, set when the bundle is written and checked when it is read.
     digests: dict[str, str] = field(default_factory=dict)
+    #: Accepted postings per week of the data (its Monday, ISO), gaps included: what it was
+    #: trained on, so that two versions' backtests are compared only on alike data.
+    postings_per_week: dict[str, int] = field(default_factory=dict)
 
     @property
     def first_forecast_week(self) -> date:
@@ -177,7 +180,9 @@ class Manifest:
         values["data_start"] = date.fromisoformat(values["data_start"])
         values["data_end"] = date.fromisoformat(values["data_end"])
         values["targets"] = [Target(t) for t in values["targets"]]
-        return cls(**values)
+        # a key a later gigcast adds to the manifest is left out: the schema version guards the tables
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
 
 
 @dataclass(frozen=True)

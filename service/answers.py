@@ -3,7 +3,7 @@
 Every rpc is a pure function of the serving model and the request, so the bytes answered once
 are the answer again until the model changes; answers of an older model are never given. The
 oldest answers go first once ``budget`` bytes are kept; a budget of 0 keeps none. Safe to
-share between the server's handler threads.
+share between threads.
 """
 
 from __future__ import annotations

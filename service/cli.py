@@ -15,7 +15,7 @@ import typer
 from gigcast.settings import CHAMPION_ALIAS, DEFAULT_PORT, MODEL_NAME, tracking_uri
 from gigcast.uris import masked
 from service.logs import LogFormat, configure_logging
-from service.server import THREADS, ServeConfig
+from service.server import ServeConfig
 
 # Settings of MLflow's client, for the child processes that ask the registry (service.registry),
 # which inherit them; MLflow itself is never imported by the server.
@@ -27,6 +27,7 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
 app = typer.Typer(add_completion=False)
+PROBE_BYTES = 4096  # what the cache must take at start: a block of most file systems
 log = logging.getLogger("gigcast.serve")
 
 
@@ -76,9 +77,6 @@ def main(
     log_format: Annotated[
         LogFormat, typer.Option(help="auto: text on a terminal, JSON lines otherwise.")
     ] = LogFormat.auto,
-    threads: Annotated[
-        int, typer.Option(min=1, help="Handler threads; 4 serve more calls on a core of its own.")
-    ] = THREADS,
     answer_cache_mb: Annotated[
         float,
         typer.Option(
@@ -112,8 +110,12 @@ def main(
     cache_dir = cache_dir or default_cache_dir()
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=cache_dir):
-            pass
+        # a block written and synced: a full file system, or one over its quota, says so now, not
+        # halfway through a download (creating an empty file needs no space)
+        with tempfile.TemporaryFile(dir=cache_dir) as probe:
+            probe.write(bytes(PROBE_BYTES))
+            probe.flush()
+            os.fsync(probe.fileno())
     except OSError as exc:
         why = f"cannot write bundles to {cache_dir}: {exc.strerror}"
         raise typer.BadParameter(why, param_hint="--cache-dir") from None
@@ -129,7 +131,6 @@ def main(
         tls_cert=tls_cert,
         tls_key=tls_key,
         auth_tokens=tokens,
-        threads=threads,
         answer_cache_mb=answer_cache_mb,
     )
     if workers > 1:

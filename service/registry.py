@@ -27,11 +27,10 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from gigcast.bundle import MANIFEST_FILE
 from gigcast.registry import RegisteredVersion, bundle_folder
-from gigcast.uris import masked
+from gigcast.uris import masked, scrubbed
 from service import mlflow_rest
 from service.registry_child import NOT_FOUND
 
@@ -183,6 +182,4 @@ def _ask(question: str, details: dict[str, str], timeout: float) -> dict[str, An
 
 def _masked(text: str, uri: str) -> str:
     """``text`` with ``uri`` masked wherever it appears, and its password wherever that appears alone."""
-    text = text.replace(uri, masked(uri))
-    password = urlsplit(uri).password
-    return text.replace(password, "***") if password else text
+    return scrubbed(text, uri)

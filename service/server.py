@@ -1,12 +1,15 @@
 """gRPC server wiring: the rpcs, health, reflection, auth, TLS, following the champion, a graceful stop.
 
-A sync server with a pool of ``THREADS``, chosen by measurement (``python bench/rpc.py``
-measures grpc.aio beside it). ``create_server`` binds without starting so that tests can use
-port 0; ``serve`` runs the whole life of a process.
+A grpc.aio server: the event loop receives every request, so a call whose body has not arrived
+(a client that stopped mid-request) holds a coroutine, never a thread, and no number of them
+keeps other calls from being answered. gigcast's handlers are plain sub-millisecond functions,
+run on the loop as each request arrives. ``create_server`` binds without starting so that tests
+can use port 0; call it on the loop that will serve. ``serve`` runs the whole life of a process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hmac
 import logging
@@ -14,8 +17,7 @@ import signal
 import ssl
 import threading
 import time
-from collections.abc import Callable
-from concurrent import futures
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,8 +25,8 @@ from typing import Any, ClassVar
 import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import HealthServicer
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from gigcast.monitored import Monitored
 from gigcast.uris import masked
@@ -55,11 +57,21 @@ RPCS: dict[str, Handler] = {
     "ListSkills": handlers.list_skills,
     "GetModelInfo": handlers.get_model_info,
 }
-# Handler threads by default. The work is Python under one GIL, but a few threads keep calls
-# ready while others are sent. Measured with ``bench/rpc.py``: with the threads placed by the
-# system (how a server usually runs), 2 carried 5-9% more calls than 4; on a core of its own, 4
-# carried 6-14% more than 2 (``--threads``).
-THREADS = 2
+#: What one connection may hold, and for how long. A stalled call costs the server a coroutine
+#: and about 8 kB (bench/stall.py); these bound those of a peer that opens calls and walks away.
+CONNECTION_LIMITS: tuple[tuple[str, int], ...] = (
+    # HTTP/2 streams open at once on one connection: a client's further calls wait in the client
+    # (only a burst past it on a connection's first round trip is refused, UNAVAILABLE)
+    ("grpc.max_concurrent_streams", 1000),
+    # a peer that no longer answers pings (gone, or never reading) is dropped within 80 s; gRPC's
+    # core waits for a ping's answer for ping_timeout_ms, 60 s unless set (grpc/grpc#34647)
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.ping_timeout_ms", 20_000),
+    # clients reconnect at the GOAWAY of an old connection; calls still open 30 s later are ended
+    ("grpc.max_connection_age_ms", 30 * 60_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
+)
 
 
 @dataclass(frozen=True)
@@ -77,12 +89,11 @@ class ServeConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     auth_tokens: frozenset[str] = frozenset()
-    threads: int = THREADS
     answer_cache_mb: float = 64.0  # answers kept to be sent again (service.answers); 0 keeps none
     reuse_port: bool = False  # only --workers shares its port, with processes of its own
 
 
-Behaviour = Callable[[bytes, grpc.ServicerContext], bytes]
+Behaviour = Callable[[bytes, grpc.aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]
 
 
 def _behaviour(
@@ -106,7 +117,7 @@ def _behaviour(
             raise invalid("request", f"not a valid {request_type.DESCRIPTOR.full_name}: {exc}") from None
         return handler(model, request).SerializeToString()  # type: ignore[no-any-return]
 
-    def respond(data: bytes, context: grpc.ServicerContext) -> bytes:
+    def respond(data: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         model = store.current
         if model is None:
             raise unavailable()
@@ -122,19 +133,18 @@ def _behaviour(
         return response
 
     # Each outcome is counted before it is sent: a client that sees an answer finds it counted.
-    def answer(data: bytes, context: grpc.ServicerContext) -> bytes:
+    # The work runs on the event loop itself: it is shorter than a hand-off to a thread.
+    async def answer(data: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         start = time.perf_counter()
         try:
             response = respond(data, context)
         except RequestError as error:
             metrics.observe(method, error.code, time.perf_counter() - start)
-            context.abort_with_status(error.to_status())
-            raise  # abort_with_status always raises; this keeps type checkers honest
+            await context.abort_with_status(error.to_status())
         except Exception:
             metrics.observe(method, grpc.StatusCode.INTERNAL, time.perf_counter() - start)
             log.exception("%s failed", method)
-            context.abort(grpc.StatusCode.INTERNAL, "the server failed on this request; it is logged")
-            raise
+            await context.abort(grpc.StatusCode.INTERNAL, "the server failed on this request; it is logged")
         answered.observe(time.perf_counter() - start)
         return response
 
@@ -151,10 +161,11 @@ def forecast_service(store: Store, answers: Answers) -> dict[str, grpc.RpcMethod
     }
 
 
-class BearerTokens(grpc.ServerInterceptor):
+class BearerTokens(grpc.aio.ServerInterceptor):
     """Calls to gigcast must carry ``authorization: Bearer <token>`` with a known token.
 
     Health checks and reflection stay open: probes and tools need them, and they hold no data.
+    A call without a known token is refused as its headers arrive, never waiting for its body.
     """
 
     OPEN = (f"/{HEALTH_NAME}/", f"/{reflection.SERVICE_NAME}/")
@@ -162,20 +173,22 @@ class BearerTokens(grpc.ServerInterceptor):
 
     def __init__(self, tokens: frozenset[str]) -> None:
         self._tokens = [token.encode() for token in tokens]
-        self._deny = grpc.unary_unary_rpc_method_handler(self._refuse)
+        # a handler of a streamed request is called before any of it is read: the refusal waits
+        # for nothing a client may never send
+        self._deny = grpc.stream_unary_rpc_method_handler(self._refuse)
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         rpc = self.RPCS.get(details.method)
         if rpc is None:  # gRPC answers UNIMPLEMENTED; every such name counts as one, whoever calls
             if not details.method.startswith(self.OPEN):
                 metrics.observe(metrics.UNKNOWN_METHOD, grpc.StatusCode.UNIMPLEMENTED, 0.0)
-            return continuation(details)
+            return await continuation(details)
         if self._known(details.invocation_metadata):
-            return continuation(details)
+            return await continuation(details)
         metrics.observe(rpc, grpc.StatusCode.UNAUTHENTICATED, 0.0)
         return self._deny
 
@@ -188,8 +201,12 @@ class BearerTokens(grpc.ServerInterceptor):
         return scheme.lower() == "bearer" and any(matches)
 
     @staticmethod
-    def _refuse(request: bytes, context: grpc.ServicerContext) -> None:
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, "send 'authorization: Bearer <token>', a known one")
+    async def _refuse(
+        requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[bytes, bytes]
+    ) -> None:
+        await context.abort(
+            grpc.StatusCode.UNAUTHENTICATED, "send 'authorization: Bearer <token>', a known one"
+        )
 
 
 def read_tokens(path: Path) -> frozenset[str]:
@@ -214,21 +231,43 @@ def check_tls(cert: Path, key: Path) -> None:
         raise ValueError(f"{cert} and {key} are not a PEM certificate and its key: {exc}") from None
 
 
-def create_server(config: ServeConfig, store: Store, health: HealthServicer) -> tuple[grpc.Server, int]:
-    """A server with gigcast, health and reflection, bound to the configured address, not started."""
+class _GenericOnly:
+    """A server as the generated ``add_*_to_server`` functions see it: services as generic handlers only.
+
+    grpcio's aio server waits on every method registered with gRPC's core at each call it accepts
+    (grpc/grpc#43461): with the methods registered, gigcast carried 3-4% fewer calls.
+    """
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self.add_generic_rpc_handlers = server.add_generic_rpc_handlers
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        """Left out: the generic handler the same function adds serves these methods."""
+
+
+def create_server(
+    config: ServeConfig, store: Store, health: health_aio.HealthServicer
+) -> tuple[grpc.aio.Server, int]:
+    """A server with gigcast, health and reflection, bound to the configured address, not started.
+
+    Call it on the event loop that will run the server.
+    """
     interceptors = [BearerTokens(config.auth_tokens)] if config.auth_tokens else []
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="gigcast-rpc"),
+    server = grpc.aio.server(
         interceptors=interceptors,
-        # on only for --workers: two servers started by mistake on one port must not share it
-        options=[("grpc.so_reuseport", int(config.reuse_port))],
+        # so_reuseport on only for --workers: two servers started by mistake on one port must not share it
+        options=[("grpc.so_reuseport", int(config.reuse_port)), *CONNECTION_LIMITS],
     )
     rpcs = forecast_service(store, Answers(int(config.answer_cache_mb * 2**20)))
-    # as the generated code registers them: known to gRPC's core, so calls skip a lookup in Python
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, rpcs),))
-    server.add_registered_method_handlers(SERVICE_NAME, rpcs)
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection((SERVICE_NAME, HEALTH_NAME, reflection.SERVICE_NAME), server)
+    generic = _GenericOnly(server)
+    health_pb2_grpc.add_HealthServicer_to_server(health, generic)
+    names = (SERVICE_NAME, HEALTH_NAME, reflection.SERVICE_NAME)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        reflection.aio.ReflectionServicer(names), generic
+    )
     address = f"{config.host}:{config.port}"
     if config.tls_cert is not None and config.tls_key is not None:
         key_and_chain = (config.tls_key.read_bytes(), config.tls_cert.read_bytes())
@@ -243,21 +282,27 @@ def serve(config: ServeConfig) -> None:
 
     Every ``poll_seconds`` (0: never) the alias is looked up again, and a new version swapped in.
     """
+    asyncio.run(_serve(config))
+
+
+async def _serve(config: ServeConfig) -> None:
     store = Store()
-    health = HealthServicer()
+    health = health_aio.HealthServicer()
     server, bound = create_server(config, store, health)
     for service in ("", SERVICE_NAME):
-        health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
-    stop = threading.Event()
+        await health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+    stopped = asyncio.Event()
+    stop = threading.Event()  # the follower's
     received: list[str] = []
 
-    def stopping(signum: int, frame: object) -> None:
-        received.append(signal.Signals(signum).name)
-        stop.set()
+    def stopping(sig: signal.Signals) -> None:
+        received.append(sig.name)
+        stopped.set()
 
+    loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
-        signal.signal(sig, stopping)
-    server.start()
+        loop.add_signal_handler(sig, stopping, sig)
+    await server.start()
     where = f"{config.host}:{bound}"
     log.info(
         "listening on %s, loading %s@%s from %s",
@@ -271,7 +316,8 @@ def serve(config: ServeConfig) -> None:
         tracking_uri=config.tracking_uri, name=config.name, alias=config.alias, cache_dir=config.cache_dir
     )
     try:
-        model = fetch(registry)
+        # on a thread: health checks are answered while the registry is asked and the bundle read
+        model = await asyncio.to_thread(fetch, registry)
         store.swap(model)
         # What is loaded by now (grpc, polars, the model: ~60,000 objects) stays for the life of
         # the process. Frozen, it is out of the collector's sight: a full collection, which holds
@@ -280,7 +326,7 @@ def serve(config: ServeConfig) -> None:
         gc.collect()
         gc.freeze()
         for service in ("", SERVICE_NAME):
-            health.set(service, health_pb2.HealthCheckResponse.SERVING)
+            await health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "SERVING %s version %s (%d skills) on %s",
             model.name,
@@ -293,12 +339,12 @@ def serve(config: ServeConfig) -> None:
             threading.Thread(
                 target=follow, args=(store, registry, config, stop), name="gigcast-follow", daemon=True
             ).start()
-        stop.wait()
+        await stopped.wait()
         log.info("stopping on %s: draining in-flight calls for up to %.0fs", received[-1], config.grace)
     finally:
         stop.set()
-        health.enter_graceful_shutdown()
-        server.stop(config.grace).wait()
+        await health.enter_graceful_shutdown()
+        await server.stop(config.grace)
 
 
 def follow(store: Store, registry: Alias, config: ServeConfig, stop: threading.Event) -> None:

@@ -22,7 +22,7 @@ from service.store import LoadedModel
 from training.data.ingest import ingest
 from training.data.synth import synthesize
 from training.pipeline import TrainConfig, Trained, train
-from training.registry.tracking import log_training
+from training.registry.tracking import log_training, skill_metrics
 
 END = date(2026, 11, 15)  # a Sunday: the market's last week starts Monday 2026-11-09
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -113,6 +113,7 @@ def register(uri: str, trained: Trained, folder: Path, *, damaged: bool = False)
         tables={"scores": trained.scores, "holdout": trained.holdout},  # what monitoring scores it by
         figures={},
         example_skill=trained.bundle.skills["skill"][0],
+        skill_figures=skill_metrics(trained.scores),  # each skill's backtest, as gigcast-train logs it
     ).version
 
 

@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 
 # MLflow's per-file download bars would drown the output of a training run.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# A team's MLflow server that dies fails a command in seconds (a request is tried three times
+# within about 3 s; a server that hangs is given 15 s a try), not after MLflow's four minutes of
+# retries for each request. Settings the user made are kept.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
 
 app = typer.Typer(help="Train gigcast forecasts and register them in MLflow.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, for grep too
@@ -209,6 +215,7 @@ def validate(
     Example: gigcast-train validate export.csv --column posted_at=published_on --json
     """
     sources = _sources(paths, table, query)
+    _check_quarantine(quarantine, sources)
     limits = _limits(min_rate, max_rate)
     result = _ingest(sources, column, mapping, taxonomy, skill_separator, limits, quarantine)
     if as_json:
@@ -305,8 +312,8 @@ def run(
     store: Annotated[
         Path | None,
         typer.Option(
-            help="Keep accepted postings here, by week; each run then reads from the database only rows "
-            "posted since the last one (less a week, for rows that arrive late)."
+            help="Keep accepted postings here, by week; each run then reads from the database only the "
+            "weeks whose count of rows changed, and the latest (from the newest stored, less a week)."
         ),
     ] = None,
     full: Annotated[
@@ -330,6 +337,7 @@ def run(
     if full and store is None:
         raise typer.BadParameter("--full refills a --store; give one", param_hint="--full")
     sources = _sources(data, table, query)
+    _check_quarantine(quarantine, sources)
     if store is not None and not (len(sources) == 1 and isinstance(sources[0], DatabaseSource)):
         raise typer.BadParameter(
             "a store is filled from one postgresql:// --data source", param_hint="--store"
@@ -468,20 +476,19 @@ def promote_version(
 
     Example: gigcast-train promote --version 3
     """
-    from training.registry.tracking import RegistryError, promote
+    from training.registry.tracking import promote
 
-    try:
+    with _exits():
         before = promote(tracking_uri=tracking_uri(), model_name=model_name, version=version)
-    except RegistryError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
     was = f" (was version {before})" if before else ""
     console.print(f"{model_name}@champion is version {version}{was}")
 
 
 @app.command()
 def runs(
-    limit: Annotated[int, typer.Option(min=1, help="How many of the newest runs.")] = 10,
+    limit: Annotated[
+        int, typer.Option(min=1, help="How many of the newest runs (all there are, when fewer).")
+    ] = 10,
     model_name: ModelName = MODEL_NAME,
     skill: Annotated[
         str | None,
@@ -498,7 +505,9 @@ def runs(
     """
     from training.registry.tracking import recent_runs
 
-    skill_id = _taxonomy(None).canonical(skill) if skill is not None else None
+    # a name the taxonomy does not know is looked for by its slug, as training named it; text
+    # without a slug (an emoji) by itself, so that the error quotes it
+    skill_id = (_taxonomy(None).canonical(skill) or skill) if skill is not None else None
     with _exits():
         found = recent_runs(tracking_uri=tracking_uri(), model_name=model_name, limit=limit, skill=skill_id)
     if as_json:
@@ -545,22 +554,37 @@ def _exits() -> Iterator[None]:
     """Input that cannot be read is one line and exit 2; data that cannot be trained on, exit 1."""
     from mlflow.exceptions import MlflowException
     from rich.markup import escape
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from gigcast.registry import RegistryUnavailableError
     from training.data.columns import ColumnError
     from training.data.database import DatabaseError
     from training.data.ingest import IngestError
-    from training.data.store import StoreError
+    from training.data.quarantine import QuarantineError
+    from training.data.store import StoreBusyError, StoreError
     from training.monitoring.drift import MonitoringError
     from training.pipeline import TrainingError
     from training.registry.tracking import RegistryError
 
     try:
         yield
+    # held by another process past the wait (a SQLite registry), or now (a store): a later run goes on
+    except (RegistryUnavailableError, StoreBusyError) as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
     # OSError: a file we write; RegistryError: a version or champion that cannot be had
-    except (IngestError, ColumnError, DatabaseError, StoreError, OSError, RegistryError) as exc:
+    except (
+        IngestError,
+        QuarantineError,
+        ColumnError,
+        DatabaseError,
+        StoreError,
+        OSError,
+        RegistryError,
+    ) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
-    except MlflowException as exc:  # a registry that is down or refuses
+    except (MlflowException, SQLAlchemyError) as exc:  # a registry that is down or refuses
         console.print(f"[red]error:[/] MLflow: {escape(str(exc).splitlines()[0])}", highlight=False)
         raise typer.Exit(1) from None
     except (TrainingError, MonitoringError) as exc:
@@ -596,7 +620,8 @@ def _ingest(
 ) -> IngestResult:
     """Ingest with the shared flags, as validate and plot do."""
     from training.data.database import named
-    from training.data.ingest import ingest, write_quarantine
+    from training.data.ingest import ingest
+    from training.data.quarantine import write_quarantine
 
     with _exits(), console.status(f"reading {', '.join(map(named, sources))}"):
         result = ingest(
@@ -607,5 +632,15 @@ def _ingest(
             separator=separator,
         )
     if quarantine is not None:
-        write_quarantine(result.quarantined, quarantine)
+        with _exits():
+            write_quarantine(result.quarantined, quarantine)
     return result
+
+
+def _check_quarantine(quarantine: Path | None, sources: list[Source]) -> None:
+    """Refuses a --quarantine file that would overwrite an input, before anything is read."""
+    from training.data.quarantine import check_target
+
+    if quarantine is not None:
+        with _exits():
+            check_target(quarantine, [source for source in sources if isinstance(source, Path)])

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import polars as pl
 
 from gigcast.bundle import write_bundle
 from gigcast.settings import MODEL_NAME
 from gigcast.taxonomy import Taxonomy
-from training.data.columns import Separator, resolve
-from training.data.database import DatabaseSource, Source, column_names, named
-from training.data.ingest import IngestResult, ingest, write_quarantine
+from training.data import incremental
+from training.data.columns import Separator
+from training.data.database import DatabaseSource, Source, named
+from training.data.ingest import IngestResult, ingest
 from training.data.limits import Limits
-from training.data.store import OVERLAP, StoreError, clear, merge, read_state, stored
+from training.data.quarantine import write_quarantine
+from training.data.store import writing
 from training.pipeline import TrainConfig, Trained, TrainingError, train
 from training.plots import forecast_figures
 from training.registry.promotion import Basis, Verdict, judge
@@ -101,7 +100,43 @@ def run_job(config: JobConfig, *, hooks: Hooks = Hooks()) -> JobResult:
     for run_id in close_abandoned_runs(tracking_uri=config.tracking_uri):
         hooks.closed(run_id)
     hooks.reading(config.sources)
-    sources, read_since = _incremental(config) if config.store else (config.sources, None)
+    if config.store is None:
+        ingested = _read(config, config.sources, hooks)
+        postings, taxonomy, kept = ingested.accepted, ingested.taxonomy, {}
+    else:
+        with writing(config.store):  # one writer: the plan, the read and the commit see one store
+            (source,) = config.sources
+            assert isinstance(source, DatabaseSource)
+            plan = incremental.plan(config.store, source, columns=config.columns, full=config.full)
+            ingested = _read(config, [plan.source], hooks)
+            done = incremental.commit(config.store, plan, ingested, taxonomy=config.taxonomy)
+        postings, taxonomy, kept = done.postings, done.taxonomy, done.params
+    if postings.is_empty():
+        raise TrainingError("no posting was accepted; see the reasons above")
+    trained = train(
+        postings,
+        taxonomy=taxonomy,
+        config=config.train,
+        on_start=hooks.fitting,
+        on_fitted=hooks.fitted,
+    )
+    registered = _log(config, ingested, trained, kept)
+    uri, name = config.tracking_uri, config.model_name
+    try:
+        current = champion(tracking_uri=uri, model_name=name)
+        verdict = judge(trained.holdout, trained.bundle.manifest, current[1] if current else None)
+    except DamagedChampionError as exc:  # any whole version is better than one that cannot serve
+        current = None
+        verdict = Verdict(True, Basis.DAMAGED_CHAMPION, None, None, f"{exc}; the new version replaces it")
+    promoted = verdict.promote or config.force_promote
+    if promoted:
+        promote(tracking_uri=uri, model_name=name, version=registered.version)
+    record_verdict(tracking_uri=uri, run_id=registered.run_id, verdict=verdict, promoted=promoted)
+    return JobResult(ingested, trained, registered, verdict, promoted, current[0] if current else None)
+
+
+def _read(config: JobConfig, sources: Sequence[Source], hooks: Hooks) -> IngestResult:
+    """Ingest ``sources``, write the quarantine, and stop when too much of it was quarantined."""
     ingested = ingest(
         sources,
         taxonomy=config.taxonomy,
@@ -117,72 +152,7 @@ def run_job(config: JobConfig, *, hooks: Hooks = Hooks()) -> JobResult:
             f"{ingested.rejected_share:.1%} of rows were quarantined, more than --max-rejected "
             f"{config.max_rejected:.0%}; see the reasons above"
         )
-    kept: dict[str, str] = {}  # what the run logs of the store
-    postings, taxonomy = ingested.accepted, ingested.taxonomy
-    if config.store is not None:
-        postings, taxonomy, kept = _kept(config, config.store, ingested, read_since)
-    if postings.is_empty():
-        raise TrainingError("no posting was accepted; see the reasons above")
-    trained = train(
-        postings,
-        taxonomy=taxonomy,
-        config=config.train,
-        on_start=hooks.fitting,
-        on_fitted=hooks.fitted,
-    )
-    registered = _log(config, ingested, trained, kept)
-    uri, name = config.tracking_uri, config.model_name
-    try:
-        current = champion(tracking_uri=uri, model_name=name)
-        verdict = judge(trained.holdout, trained.metrics, current[1] if current else None)
-    except DamagedChampionError as exc:  # any whole version is better than one that cannot serve
-        current = None
-        verdict = Verdict(True, Basis.DAMAGED_CHAMPION, None, None, f"{exc}; the new version replaces it")
-    promoted = verdict.promote or config.force_promote
-    if promoted:
-        promote(tracking_uri=uri, model_name=name, version=registered.version)
-    record_verdict(tracking_uri=uri, run_id=registered.run_id, verdict=verdict, promoted=promoted)
-    return JobResult(ingested, trained, registered, verdict, promoted, current[0] if current else None)
-
-
-def _incremental(config: JobConfig) -> tuple[list[Source], datetime | None]:
-    """The database source, asked only for rows since the store's watermark less the overlap."""
-    assert config.store is not None
-    (source,) = config.sources
-    assert isinstance(source, DatabaseSource)
-    state = None if config.full else read_state(config.store)
-    if state is None:
-        return [source], None
-    if state.source != source.label:
-        raise StoreError(
-            f"{config.store} holds postings of {state.source}, not of {source.label}; "
-            "use another --store, or --full to fill it anew"
-        )
-    found = resolve(column_names(source), config.columns, where=source.label)
-    if "posted_at" not in found:
-        raise StoreError(f"{source.label}: no posted_at column to read new rows by")
-    since = state.watermark - OVERLAP
-    return [replace(source, since=(found["posted_at"], since))], since
-
-
-def _kept(
-    config: JobConfig, store: Path, ingested: IngestResult, read_since: datetime | None
-) -> tuple[pl.DataFrame, Taxonomy, dict[str, str]]:
-    """The rows read merged into the store; every stored posting, its taxonomy, what to log of it."""
-    (source,) = config.sources
-    known = {skill.id for skill in config.taxonomy.skills}
-    labels = {s.id: s.display_name for s in ingested.taxonomy.skills if s.id not in known}
-    if config.full:  # only now that the new read is whole
-        clear(store)
-    state = merge(store, source=named(source), accepted=ingested.accepted, labels=labels)
-    postings = stored(store)
-    logged = {
-        "store": str(store),
-        "read_since": read_since.isoformat() if read_since else "everything",
-        "watermark": state.watermark.isoformat() if state else "",
-        "store_postings": str(postings.height),
-    }
-    return postings, config.taxonomy.with_labels(state.labels if state else {}), logged
+    return ingested
 
 
 def _log(config: JobConfig, ingested: IngestResult, trained: Trained, kept: dict[str, str]) -> Registered:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
 import polars as pl
 
@@ -27,9 +28,17 @@ from training.monitoring.drift import Drift, score
 from training.monitoring.limits import DriftLimits
 from training.plots import drift_figure
 from training.registry.monitoring import Scored, log_monitoring, scored_version
-from training.registry.tracking import skill_metrics
+from training.registry.tracking import RegistryError, checked, skill_metrics
 
-__all__ = ["MonitorConfig", "MonitorResult", "RetrainDecision", "retrain_decision", "run_monitor"]
+__all__ = [
+    "RETRAINED_FOR",
+    "MonitorConfig",
+    "MonitorResult",
+    "RetrainDecision",
+    "RetrainedFor",
+    "retrain_decision",
+    "run_monitor",
+]
 
 #: Series drawn in the monitoring run's plot: the drifted first, then the worst by MASE ratio.
 PLOTTED = 4
@@ -141,6 +150,17 @@ def _history(scored: Scored, postings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: The tag of a run ``run --if-drifted`` trained: why it did.
+RETRAINED_FOR = "gigcast.retrained_for"
+
+
+class RetrainedFor(StrEnum):
+    """Why ``run --if-drifted`` trained, as its run's ``gigcast.retrained_for`` tag says."""
+
+    DRIFT = "drift"
+    DAMAGED_CHAMPION = "damaged champion"  # its bundle cannot be served
+
+
 @dataclass(frozen=True)
 class RetrainDecision:
     retrain: bool
@@ -149,10 +169,22 @@ class RetrainDecision:
 
 
 def retrain_decision(*, tracking_uri: str, model_name: str) -> RetrainDecision:
-    """Whether the champion's latest monitoring found drift (or there is no champion to keep)."""
+    """Whether the champion's latest monitoring found drift (or there is no champion to keep).
+
+    A champion whose bundle cannot be served is replaced, as if there were none: monitoring
+    cannot score it, so waiting for its drift would leave it in place for good.
+    """
     champion = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
     if champion is None:
         return RetrainDecision(True, f"{model_name} has no @{CHAMPION_ALIAS} yet")
+    try:
+        checked(tracking_uri, champion)
+    except RegistryError as exc:
+        return RetrainDecision(
+            True,
+            f"@{CHAMPION_ALIAS} is {exc}: training a version to replace it",
+            {RETRAINED_FOR: RetrainedFor.DAMAGED_CHAMPION, "gigcast.damaged_version": champion.version},
+        )
     monitored = Monitored.from_tags(champion.tags)
     if monitored is None:
         return RetrainDecision(
@@ -170,7 +202,7 @@ def retrain_decision(*, tracking_uri: str, model_name: str) -> RetrainDecision:
         True,
         f"@{CHAMPION_ALIAS} (version {champion.version}) drifted ({seen})",
         {
-            "gigcast.retrained_for": "drift",
+            RETRAINED_FOR: RetrainedFor.DRIFT,
             "gigcast.drifted_version": champion.version,
             "gigcast.monitoring_run": monitored.run_id,
         },

@@ -17,6 +17,7 @@ from gigcast.query import MAX_HORIZON_WEEKS
 from gigcast.taxonomy import UNCATEGORISED, Taxonomy
 from training.data.normalise import slugs
 from training.data.panels import (
+    WEEK,
     collection_gaps,
     complete_window,
     demand_panel,
@@ -99,6 +100,7 @@ def train(
     """Fit demand and rate forecasts (those of ``config.targets``) for every skill of ``postings``."""
     data_start, data_end = complete_window(postings)
     postings = within(postings, data_start, data_end)
+    per_week = postings.group_by(week_of()).len().sort(WEEK)
     gaps = collection_gaps(postings, start=data_start, end=data_end)
     postings = postings.filter(~week_of().is_in(gaps))  # a gap week's postings are only part of its market
     demand = demand_panel(postings, end=data_end, gaps=gaps)
@@ -175,6 +177,7 @@ def train(
             interval_coverage=INTERVAL_COVERAGE,
             metrics=metrics,
             params=config.params(),
+            postings_per_week={week.isoformat(): n for week, n in per_week.iter_rows()},
         ),
         skills=skills.with_columns(
             pl.col("skill").replace_strict(models[t], default="", return_dtype=pl.String).alias(f"{t}_model")

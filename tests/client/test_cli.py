@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
+import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -15,6 +20,7 @@ from typer.testing import CliRunner, Result
 
 from client import cli
 from client.cli import app
+from service.server import ServeConfig
 from service.store import LoadedModel
 from tests.serving import LOOPBACK, Running, free_port, started
 
@@ -207,3 +213,215 @@ def test_bytes_that_are_not_utf8_are_a_bad_parameter(server: Running) -> None:
         result = gigcast(server, *args)
         assert result.exit_code == 2 and "is not UTF-8 text" in result.output, result.output
         assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "0", "-1", "1e300"])
+def test_a_timeout_that_is_not_a_usable_number_of_seconds_is_a_bad_parameter(timeout: str) -> None:
+    target = f"127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["--target", target, "--timeout", timeout, "info"])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--timeout'" in result.output and "is it running" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("token", "kind"),
+    [
+        ("s3cr\net", "a line break"),
+        ("s3crét", "not ASCII"),
+        ("s3 cret", "a space"),
+        ("s3\udcffcret", "not ASCII"),
+    ],
+)
+def test_a_token_http2_cannot_carry_is_a_bad_parameter_that_does_not_show_it(token: str, kind: str) -> None:
+    target = f"127.0.0.1:{free_port()}"
+    for given, env in ((["--token", token], None), ([], {"GIGCAST_TOKEN": token})):
+        result = CliRunner().invoke(app, ["--target", target, *given, "info"], env=env)
+        assert result.exit_code == 2, result.output
+        assert "--token" in result.output and kind in result.output
+        assert "cret" not in result.output and "Traceback" not in result.output
+
+
+def test_a_bad_token_is_one_line_from_the_installed_command_without_grpc_noise() -> None:
+    """gRPC's core writes its complaints to the process's stderr, which typer's runner does not see."""
+    command = [str(Path(sys.executable).parent / "gigcast"), "--target", f"127.0.0.1:{free_port()}", "info"]
+    ran = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env={**os.environ, "GIGCAST_TOKEN": "s3cr\net"}
+    )
+    assert ran.returncode == 2 and ran.stdout == ""
+    errors = [line for line in ran.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and "a line break" in errors[0], ran.stderr
+    assert "metadata" not in ran.stderr.lower() and "cret" not in ran.stderr
+
+
+def tokened(model: LoadedModel, config: ServeConfig = LOOPBACK) -> contextlib.AbstractContextManager[Running]:
+    return _serving(replace(config, auth_tokens=frozenset({"s3cret"})), model)
+
+
+@contextlib.contextmanager
+def _serving(config: ServeConfig, model: LoadedModel) -> Iterator[Running]:
+    with started(config) as running:
+        running.store.swap(model)
+        yield running
+
+
+def test_a_token_reaches_a_plaintext_server_on_this_machine(model: LoadedModel, tmp_path: Path) -> None:
+    with tokened(model) as running:
+        for target in (
+            f"127.0.0.1:{running.port}",
+            f"localhost:{running.port}",
+            f"ipv4:127.0.0.1:{running.port}",
+        ):
+            answered = CliRunner().invoke(app, ["--target", target, "--token", "s3cret", "info"])
+            assert answered.exit_code == 0 and "gigcast v1" in answered.output, (target, answered.output)
+        # what a file or a shell leaves around a token is not part of it
+        env = {"GIGCAST_TOKEN": " s3cret\n"}
+        spaced = CliRunner().invoke(app, ["--target", f"localhost:{running.port}", "info"], env=env)
+        assert spaced.exit_code == 0, spaced.output
+        wrong = CliRunner().invoke(app, ["--target", f"localhost:{running.port}", "--token", "guess", "info"])
+        assert wrong.exit_code == 5 and "the token given was refused" in wrong.output
+    socket_path = tmp_path / "gigcast.sock"
+    with tokened(model, replace(LOOPBACK, host=f"unix:{socket_path}")):
+        target = f"unix:{socket_path}:0"  # the server binds HOST:PORT, so its socket's name ends in :0
+        answered = CliRunner().invoke(app, ["--target", target, "--token", "s3cret", "info"])
+        assert answered.exit_code == 0 and "gigcast v1" in answered.output, answered.output
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "10.255.255.1:50051",
+        "gigcast.example.com:50051",
+        "[2001:db8::1]:50051",
+        "dns:///gigcast.example.com:50051",
+        "ipv4:127.0.0.1:50051,10.255.255.1:50051",
+    ],
+)
+def test_a_token_is_not_sent_in_plaintext_to_another_host(target: str) -> None:
+    result = CliRunner().invoke(app, ["--target", target, "--timeout", "1", "--token", "s3cret", "info"])
+    assert result.exit_code == 2, result.output
+    assert f"plaintext only to this machine, and {target} may not be on it" in result.output
+    assert "--tls" in result.output and "s3cret" not in result.output
+
+
+def elsewhere() -> str:
+    """An address of this machine that is not a loopback one, as another host would be reached."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("203.0.113.1", 9))  # a documentation address: no datagram is sent
+        except OSError:
+            pytest.skip("no network interface but loopback")
+        address = str(probe.getsockname()[0])
+    if ipaddress.ip_address(address).is_loopback:
+        pytest.skip("no network interface but loopback")
+    return address
+
+
+def test_a_token_goes_to_another_host_over_tls_and_never_in_plaintext(
+    model: LoadedModel, tmp_path: Path
+) -> None:
+    address = elsewhere()
+    with socket.socket() as listener:  # a plaintext server that would read what comes in
+        listener.bind((address, 0))
+        listener.listen()
+        listener.setblocking(False)
+        target = f"{address}:{listener.getsockname()[1]}"
+        refused = CliRunner().invoke(app, ["--target", target, "--timeout", "2", "--token", "s3cret", "info"])
+        assert refused.exit_code == 2 and "--tls" in refused.output, refused.output
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+    authority = trustme.CA()
+    issued = authority.issue_cert(address)
+    cert, key, ca = tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "ca.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    authority.cert_pem.write_to_path(str(ca))
+    with tokened(model, replace(LOOPBACK, host=address, tls_cert=cert, tls_key=key)) as running:
+        base = ["--target", f"{address}:{running.port}", "--ca-cert", str(ca)]
+        assert CliRunner().invoke(app, [*base, "--token", "s3cret", "info"]).exit_code == 0
+
+
+def test_a_ca_cert_without_a_certificate_is_a_bad_parameter(tmp_path: Path) -> None:
+    junk = tmp_path / "ca.pem"
+    junk.write_text("not a certificate\n")
+    target = f"localhost:{free_port()}"
+    result = CliRunner().invoke(app, ["--target", target, "--ca-cert", str(junk), "info"])
+    assert result.exit_code == 2 and f"{junk} holds no PEM certificate" in result.output, result.output
+
+
+def error_of(result: Result) -> dict[str, Any]:
+    """The JSON error object on stdout, with the human line on stderr beside it."""
+    assert result.stderr.strip(), "no message on stderr"
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"error"}
+    return dict(answer["error"])
+
+
+def test_json_errors_from_the_server_are_objects_on_stdout(server: Running, model: LoadedModel) -> None:
+    unknown = gigcast(server, "rate", first_skill(model)[:-2], "--json")
+    error = error_of(unknown)
+    assert unknown.exit_code == 4 and error["code"] == "NOT_FOUND" and "did you mean" in error["message"]
+    (info,) = error["details"]
+    assert info["@type"].endswith("google.rpc.ErrorInfo") and info["reason"] == "SKILL_NOT_FOUND"
+    first = next(iter(model.index.skills.values())).skill
+    assert first in info["metadata"]["suggestions"].split(",")
+
+    bad = gigcast(server, "quote", "--skill", first, "--hours", "0", "--json")
+    error = error_of(bad)
+    assert bad.exit_code == 2 and error["code"] == "INVALID_ARGUMENT"
+    (request,) = error["details"]
+    assert [v["field"] for v in request["fieldViolations"]] == ["estimated_hours"]
+    assert "estimated_hours" in bad.stderr
+
+
+def test_json_errors_when_no_server_answers() -> None:
+    down = f"127.0.0.1:{free_port()}"
+    unavailable = CliRunner().invoke(app, ["--target", down, "--timeout", "2", "demand", "rag", "--json"])
+    error = error_of(unavailable)
+    assert unavailable.exit_code == 3 and error["code"] == "UNAVAILABLE" and down in error["message"]
+    with socket.socket() as silent:  # takes connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        target = f"127.0.0.1:{silent.getsockname()[1]}"
+        waited = CliRunner().invoke(app, ["--target", target, "--timeout", "0.5", "info", "--json"])
+    error = error_of(waited)
+    assert waited.exit_code == 3 and error["code"] == "DEADLINE_EXCEEDED" and target in error["message"]
+
+
+def test_json_error_of_a_server_that_needs_a_token(model: LoadedModel) -> None:
+    with tokened(model) as running:
+        result = CliRunner().invoke(app, ["--target", f"127.0.0.1:{running.port}", "skills", "--json"])
+    error = error_of(result)
+    assert (
+        result.exit_code == 5 and error["code"] == "UNAUTHENTICATED" and "GIGCAST_TOKEN" in error["message"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["rate", "rag", "--level", "guru", "--json"], "--level"),
+        (["--timeout", "nan", "rate", "rag", "--json"], "--timeout"),
+        (["--target", "10.255.255.1:1", "--token", "s3cret", "info", "--json"], "--token"),
+        (["quote", "--skill", "rag", "--json"], "--hours"),
+        (["demand", "rag", "--weeks", "many", "--json"], "--weeks"),
+        (["movers", "--sideways", "--json"], None),
+    ],
+)
+def test_json_usage_errors_are_objects_on_stdout(args: list[str], field: str | None) -> None:
+    result = CliRunner().invoke(app, ["--target", f"127.0.0.1:{free_port()}", *args])
+    error = error_of(result)
+    assert result.exit_code == 2 and error["code"] == "INVALID_ARGUMENT"
+    assert error["message"] in result.stderr  # the line click shows
+    if field is None:
+        assert "details" not in error
+    else:
+        (request,) = error["details"]
+        assert [v["field"] for v in request["fieldViolations"]] == [field]
+
+
+def test_text_from_the_server_is_shown_as_it_is(server: Running) -> None:
+    """An error quotes what was asked, which rich would otherwise read as markup."""
+    for skill in ("[/x]", "[bold]knitting[/bold]"):
+        result = gigcast(server, "rate", skill)
+        assert result.exit_code == 4, result.output
+        assert f"unknown skill '{skill}'" in result.output

@@ -40,6 +40,16 @@ def test_missing_manifest_is_named(tmp_path: Path) -> None:
         read_bundle(tmp_path)
 
 
+def test_a_manifest_key_added_later_or_not_yet_is_read(trained: Trained, tmp_path: Path) -> None:
+    folder = write_bundle(trained.bundle, tmp_path / "bundle")
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    del manifest["postings_per_week"]  # a bundle written before the counts were kept
+    manifest["a_later_key"] = {"of": "a later gigcast"}
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    read = read_bundle(folder).manifest
+    assert read.postings_per_week == {} and read.data_end == trained.bundle.manifest.data_end
+
+
 def test_other_schema_version_is_refused(trained: Trained, tmp_path: Path) -> None:
     folder = write_bundle(trained.bundle, tmp_path / "bundle")
     manifest = json.loads((folder / MANIFEST_FILE).read_text())

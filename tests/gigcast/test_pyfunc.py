@@ -1,8 +1,10 @@
-"""The pyfunc answers rows as the service answers requests, and refuses what the service refuses."""
+"""The pyfunc answers rows as the service answers requests; a row the service would refuse gets the
+service's status and message, and the rest of its batch is answered all the same."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -10,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gigcast.bundle import BUNDLE_ARTIFACT, write_bundle
+from gigcast.bundle import BUNDLE_ARTIFACT, Target, write_bundle
+from gigcast.lookup import ForecastIndex
 from gigcast.pyfunc import MODEL_CODE, OUTPUTS, predict, signature
 from gigcast.query import ExperienceLevel
 from service.store import LoadedModel
@@ -35,6 +38,7 @@ def test_rows_are_answered_by_the_same_lookups_as_the_service(model: LoadedModel
     )
     answer = predict(index, frame)
     assert list(answer.columns) == list(OUTPUTS)
+    assert list(answer["status"]) == ["OK", "OK"] and list(answer["error"]) == ["", ""]
     entry = index.skills[skill]
     expert = index.estimate_rate(entry, level=ExperienceLevel.EXPERT, country="US", offset=2)
     market = index.estimate_rate(entry, level=None, country=None, offset=0)  # missing cells: any, all, first
@@ -46,23 +50,43 @@ def test_rows_are_answered_by_the_same_lookups_as_the_service(model: LoadedModel
 
 
 @pytest.mark.parametrize(
-    ("row", "message"),
+    ("row", "status", "message"),
     [
-        ({"country": "Narnia"}, "row 7: country: 'Narnia' is not an ISO 3166-1 country code or English name"),
-        ({"experience_level": "senior"}, "row 7: experience_level: 'senior' is not one of entry, "),
-        ({"skill": "basket weaving"}, "row 7: skill: unknown skill 'basket weaving'"),
-        ({"skill": None}, "row 7: skill: must not be empty"),
-        ({"week": "1999-01-04"}, "row 7: week: week 1999-01-04 is outside the forecast"),
-        ({"week": "soon"}, "row 7: week: 'soon' is not an ISO date"),
+        ({"country": "Narnia"}, "INVALID_ARGUMENT", "country: 'Narnia' is not an ISO 3166-1 country code or"),
+        (
+            {"experience_level": "senior"},
+            "INVALID_ARGUMENT",
+            "experience_level: 'senior' is not one of entry, ",
+        ),
+        ({"skill": "basket weaving"}, "NOT_FOUND", "skill: unknown skill 'basket weaving'"),
+        ({"skill": None}, "INVALID_ARGUMENT", "skill: must not be empty"),
+        ({"week": "1999-01-04"}, "INVALID_ARGUMENT", "week: week 1999-01-04 is outside the forecast"),
+        ({"week": "soon"}, "INVALID_ARGUMENT", "week: 'soon' is not an ISO date"),
     ],
 )
-def test_a_row_that_cannot_be_answered_is_a_value_error_naming_the_row_and_field(
-    model: LoadedModel, row: dict[str, object], message: str
+def test_a_row_that_cannot_be_answered_gets_its_status_and_the_others_their_answers(
+    model: LoadedModel, row: dict[str, object], status: str, message: str
 ) -> None:
     good = {"skill": first_skill(model), "experience_level": "entry", "country": "PL", "week": ""}
-    frame = pd.DataFrame([good, {**good, **row}], index=[3, 7])
-    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
-        predict(model.index, frame)
+    frame = pd.DataFrame([good, {**good, **row}, good], index=[3, 7, 9])
+    answer = predict(model.index, frame)
+    assert list(answer.index) == [3, 7, 9]
+    assert list(answer["status"]) == ["OK", status, "OK"]
+    assert answer.loc[7, "error"].startswith(message) and answer.loc[3, "error"] == ""
+    bad = answer.loc[7]
+    assert bad[["skill", "week_start", "basis", "data_as_of"]].isna().all()
+    assert bad[["p10", "p50", "p90", "observations"]].isna().all()
+    assert answer.loc[3].equals(answer.loc[9]) and answer.loc[3, "p10"] <= answer.loc[3, "p50"]
+    assert answer.loc[3, "observations"] > 0
+
+
+def test_a_model_without_rates_answers_every_row_failed_precondition(trained: Trained) -> None:
+    bundle = trained.bundle
+    demand_only = replace(bundle, manifest=replace(bundle.manifest, targets=[Target.DEMAND]))
+    index = ForecastIndex(demand_only)
+    answer = predict(index, pd.DataFrame({"skill": [next(iter(index.skills)), "basket weaving"]}))
+    assert list(answer["status"]) == ["FAILED_PRECONDITION"] * 2
+    assert set(answer["error"]) == {"the model holds no rate forecasts: its training data had none"}
 
 
 def test_weeks_may_be_dates_or_times(model: LoadedModel) -> None:
@@ -103,5 +127,16 @@ def test_mlflow_loads_the_model_code_and_answers_from_the_bundle(
         pd.DataFrame({"skill": [skill], "experience_level": ["expert"], "country": ["US"]})
     )
     assert list(answer["skill"]) == [skill] and answer["p10"][0] <= answer["p50"][0] <= answer["p90"][0]
-    with pytest.raises(ValueError, match="row 0: country: 'Narnia'"):
-        loaded.predict(pd.DataFrame({"skill": [skill], "country": ["Narnia"]}))
+    batch = loaded.predict(
+        pd.DataFrame(
+            {
+                "skill": [skill, "basket weaving", skill],
+                "experience_level": ["expert"] * 3,
+                "country": ["US", "US", "Narnia"],
+            }
+        )
+    )
+    assert list(batch["status"]) == ["OK", "NOT_FOUND", "INVALID_ARGUMENT"]
+    assert batch["p50"][0] == answer["p50"][0]
+    assert batch["error"][1].startswith("skill: unknown skill 'basket weaving'")
+    assert batch["error"][2].startswith("country: 'Narnia'")

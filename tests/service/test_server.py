@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +15,7 @@ import trustme
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import HealthServicer
+from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
@@ -125,7 +126,7 @@ def test_answers_come_from_the_model_serving_now(model: LoadedModel, answer_cach
 
 def test_health_and_reflection_are_served(running: Running) -> None:
     health = health_pb2_grpc.HealthStub(running.channel)
-    running.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    running.on_loop(running.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING))
     answer = health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=5)
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
@@ -251,7 +252,7 @@ def test_tokens_are_required_except_for_health(model: LoadedModel, tmp_path: Pat
     tokens.write_text("# the platform's backend\nsecret-one\n\nsecret-two\n")
     with started(replace(LOOPBACK, auth_tokens=read_tokens(tokens))) as running:
         running.store.swap(model)
-        running.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        running.on_loop(running.health.set("", health_pb2.HealthCheckResponse.SERVING))
         skill = next(iter(model.index.skills))
         request = pb.EstimateRateRequest(skill=skill)
         stub = running.stub
@@ -341,8 +342,11 @@ def test_tls_serves_clients_that_trust_the_certificate(model: LoadedModel, tmp_p
 
 
 def test_a_taken_port_is_not_shared_by_accident(running: Running) -> None:
+    async def create() -> None:
+        create_server(replace(LOOPBACK, port=running.port), Store(), health_aio.HealthServicer())
+
     with pytest.raises(RuntimeError):
-        create_server(replace(LOOPBACK, port=running.port), Store(), HealthServicer())
+        asyncio.run(create())
 
 
 @pytest.mark.parametrize("code", [c for c in grpc.StatusCode if c is not grpc.StatusCode.OK])

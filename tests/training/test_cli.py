@@ -215,3 +215,31 @@ def test_run_if_drifted_trains_nothing_for_a_champion_never_monitored(
     assert both.exit_code == 2
     versions = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"]).search_model_versions("name='gigcast'")
     assert len(versions) == 1
+
+
+def test_runs_of_a_skill_no_run_has_figures_of_is_one_line_and_exit_2(
+    champion_registry: tuple[dict[str, str], Path],
+) -> None:
+    env, _ = champion_registry
+    rocket = runner.invoke(app, ["runs", "--skill", "🚀"], env=env)
+    assert rocket.exit_code == 2 and "Traceback" not in rocket.output
+    assert [line for line in rocket.output.splitlines() if line.startswith("error:")] == [
+        "error: unknown skill '🚀': none of the 1 newest runs of gigcast has figures of it"
+    ]
+    typo = runner.invoke(app, ["runs", "--skill", "prompt enginering"], env=env)
+    assert typo.exit_code == 2
+    assert "unknown skill 'prompt-enginering'" in typo.output
+    assert "; did you mean prompt-engineering" in typo.output  # the closest first
+    known = runner.invoke(app, ["runs", "--skill", "Prompt Engineering", "--json"], env=env)
+    assert known.exit_code == 0, known.output
+    (row,) = map(json.loads, known.stdout.splitlines())
+    assert row["version"] == "1" and row["demand_mase"] is not None
+
+
+def test_runs_with_a_limit_past_what_mlflow_answers_at_once_lists_every_run(
+    champion_registry: tuple[dict[str, str], Path],
+) -> None:
+    env, _ = champion_registry
+    done = runner.invoke(app, ["runs", "--limit", "100000", "--json"], env=env)  # MLflow takes 50,000
+    assert done.exit_code == 0, done.output
+    assert [json.loads(line)["version"] for line in done.stdout.splitlines()] == ["1"]

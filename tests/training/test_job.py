@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import adbc_driver_postgresql.dbapi
 import polars as pl
+import psycopg
 import pytest
 from mlflow import MlflowClient
 from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
 
 from gigcast.settings import CHAMPION_ALIAS
 from gigcast.taxonomy import Taxonomy
+from gigcast.weeks import monday_of
+from training.cli import app
 from training.data.database import DatabaseSource
-from training.data.store import OVERLAP
+from training.data.store import OVERLAP, writing
 from training.data.synth import synthesize
 from training.job import Hooks, JobConfig, run_job
 from training.pipeline import TrainConfig, TrainingError
@@ -85,7 +90,7 @@ def test_too_much_quarantined_stops_the_job_before_anything_is_logged(
     assert MlflowClient(tracking_uri=uri).search_registered_models() == []
 
 
-def test_a_store_reads_only_new_rows_and_forecasts_as_a_full_read_does(
+def test_a_store_reads_what_changed_and_forecasts_as_a_full_read_does(
     database: str, taxonomy: Taxonomy, tmp_path: Path
 ) -> None:
     market = synthesize(skills=4, weeks=30, seed=5, messy=0.0).postings.with_columns(
@@ -110,16 +115,61 @@ def test_a_store_reads_only_new_rows_and_forecasts_as_a_full_read_does(
     first = run_job(config)
     assert first.ingested.rows == earlier.height
 
+    # a new week arrives, and older rows change: one deleted, one moved 60 days earlier, the
+    # newest rate corrected out of range (quarantined now)
     with adbc_driver_postgresql.dbapi.connect(database) as connection:
         late.write_database("postings", connection, engine="adbc", if_table_exists="append")
+    old, moved = earlier["posting_id"][100], earlier["posting_id"][200]
+    newest = earlier.filter(pl.col("hourly_rate").is_not_null()).sort("posted_at")["posting_id"][-1]
+    with psycopg.connect(database) as connection:
+        connection.execute(f"DELETE FROM postings WHERE posting_id = '{old}'")
+        connection.execute(
+            f"UPDATE postings SET posted_at = posted_at - interval '60 days' WHERE posting_id = '{moved}'"
+        )
+        connection.execute(f"UPDATE postings SET hourly_rate = 9000 WHERE posting_id = '{newest}'")
     second = run_job(config)
-    since = earlier["posted_at"].max() - OVERLAP  # type: ignore[operator]
-    assert second.ingested.rows == market.filter(pl.col("posted_at") >= since).height < market.height
+    held = market.height - 1
+    since = monday_of((earlier["posted_at"].max() - OVERLAP).date())  # type: ignore[operator]
+    assert second.ingested.rows < held  # the weeks that changed, and the newest
     params = MlflowClient(tracking_uri=uri).get_run(second.registered.run_id).data.params
-    assert params["read_since"] == since.isoformat() and params["store_postings"] == str(market.height)
+    assert params["read_since"] == since.isoformat() and params["read_weeks_changed"] == "3"
+    assert params["store_postings"] == str(held - 1)
 
     full = run_job(replace(config, store=None))
-    assert full.ingested.rows == market.height
+    assert full.ingested.rows == held
+    assert second.trained.bundle.manifest.postings_per_week == full.trained.bundle.manifest.postings_per_week
     for table in ("demand", "demand_totals", "rates", "rate_cells", "premiums", "skills"):
         # the same rows in another order: sums may differ in their last bits, nothing more
         assert_frame_equal(second.trained.bundle.table(table), full.trained.bundle.table(table), rel_tol=1e-9)
+
+
+def test_a_store_another_run_is_writing_is_refused_in_one_line(database: str, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    flags = ["run", "--data", database, "--table", "postings", "--store", str(store), "--quiet"]
+    with writing(store):
+        result = CliRunner().invoke(app, flags, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'm.db'}"})
+    assert result.exit_code == 1
+    assert f"{store} is being written by gigcast-train pid {os.getpid()} since " in result.output
+    assert "run again when it ends" in result.output and "Traceback" not in result.output
+
+
+def test_a_run_on_less_of_the_champions_data_is_not_promoted_however_it_scores(
+    taxonomy: Taxonomy, tmp_path: Path
+) -> None:
+    market = synthesize(skills=3, weeks=24, seed=6, messy=0.0).postings
+    whole, thinned = tmp_path / "whole.parquet", tmp_path / "thinned.parquet"
+    market.write_parquet(whole)
+    week = pl.col("posted_at").str.to_datetime(time_zone="UTC").dt.truncate("1w")
+    weeks = market.select(week.unique().sort()).to_series()
+    lost = weeks.gather(range(2, weeks.len() - 2, 2))  # every other week, as a half-filled store
+    market.filter(~week.is_in(lost.implode())).write_parquet(thinned)
+    config = JobConfig(
+        sources=[whole],
+        taxonomy=taxonomy,
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        train=TrainConfig(horizon=4, workers=1),
+    )
+    assert run_job(config).promoted
+    done = run_job(replace(config, sources=[thinned]))
+    assert done.verdict.basis is Basis.LESS_DATA and not done.promoted and done.champion_before == "1"
+    assert f"({lost.len()} of them missing)" in done.verdict.reason

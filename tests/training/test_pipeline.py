@@ -15,7 +15,7 @@ from service import handlers
 from service.store import LoadedModel
 from tests.conftest import SHARED_REAL
 from training.data.ingest import ingest
-from training.pipeline import TrainConfig, train
+from training.pipeline import TrainConfig, Trained, train
 
 CONFIG = TrainConfig(horizon=8, workers=1)
 
@@ -198,3 +198,17 @@ def test_skills_answer_under_every_spelling_and_keep_the_datas_names(
         assert index.estimate_rate(entry, level=None, country=None, offset=0).p50 > 0
     crypto = index.find_skill("other blockchain nft and crypto")
     assert crypto is not None and crypto.display_name == "Other Blockchain, NFT & Crypto"
+
+
+def test_the_manifest_counts_the_postings_of_each_week_trained_on(
+    trained: Trained, small_market: pl.DataFrame, taxonomy: Taxonomy, tmp_path: Path
+) -> None:
+    path = tmp_path / "market.parquet"
+    small_market.write_parquet(path)
+    manifest = trained.bundle.manifest
+    expected: dict[str, int] = {}
+    for posted in ingest([path], taxonomy=taxonomy).accepted["posted_at"]:
+        monday = posted.date() - timedelta(days=posted.weekday())
+        if manifest.data_start <= monday <= manifest.data_end:
+            expected[monday.isoformat()] = expected.get(monday.isoformat(), 0) + 1
+    assert manifest.postings_per_week == expected

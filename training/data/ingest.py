@@ -2,8 +2,9 @@
 
 No row is dropped silently: ``rows == accepted + quarantined`` always holds. A quarantined row
 keeps its file, its row number (1 = the first data row) and its original values as text, plus a
-machine-readable ``reason``. Files are scanned lazily: the first pass reads only the mapped
-columns, and original values are read back only for the rows that were quarantined.
+machine-readable ``reason``. Files are streamed: the first pass reads only the mapped columns,
+and original values are read back only for the rows that were quarantined (``quarantine``). A
+file that changes between the first read and the last is refused rather than read as a mix.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from training.data import normalise
 from training.data.columns import KEPT, ColumnError, Separator, resolve
 from training.data.database import DatabaseError, DatabaseSource, copy_to_parquet
 from training.data.limits import Limits
+from training.data.quarantine import FILE, ROW, originals
 from training.data.sources import (
     READ_ERRORS,
     SourceError,
+    check_unchanged,
     find_files,
     first_line,
     head,
@@ -32,16 +35,18 @@ from training.data.sources import (
     scan,
     schema_of,
     unreadable,
+    version_of,
 )
 
-ROW = "row_number"
-FILE = "file"  # index into the files read; the path is written back only for quarantined rows
 #: Rows of each file read to judge how its skills column separates skills, and of those, how many
 #: to judge its timestamps' layout.
 SEPARATOR_SAMPLE, LAYOUT_SAMPLE = 5000, 500
+#: True where a cell of the row is longer than ``Limits.max_chars``.
+TOO_LONG = "_too_long"
 #: Columns with few distinct values, normalised once per value.
 DISTINCT = ("is_hourly", "experience_level", "country", "category")
 REASONS = (
+    "value_too_long",
     "missing_posting_id",
     "missing_posted_at",
     "unparseable_posted_at",
@@ -158,15 +163,6 @@ def _relabelled(result: IngestResult, labels: dict[str, str]) -> IngestResult:
     )
 
 
-def write_quarantine(quarantined: pl.DataFrame, path: Path) -> None:
-    """Quarantined rows to ``.parquet``, else CSV."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".parquet":
-        quarantined.write_parquet(path)
-    else:
-        quarantined.write_csv(path)
-
-
 def _ingest(
     paths: Sequence[Path],
     taxonomy: Taxonomy,
@@ -176,11 +172,12 @@ def _ingest(
     now: datetime,
 ) -> IngestResult:
     files = find_files(paths)
-    scans = [_scan(index, path, columns, taxonomy, separator) for index, path in enumerate(files)]
+    versions = [version_of(path) for path in files]  # before the first read of each
+    scans = [_scan(index, path, columns, taxonomy, separator, limits) for index, path in enumerate(files)]
     raw = _collected(files, [scanned.frame for scanned in scans])
     tag_ids = normalise.tag_ids(raw["_tags"].explode().drop_nulls().unique().to_list(), taxonomy)
     labels = _labels(raw["_tags"], tag_ids)
-    verdicts = _normalised(raw, taxonomy, tag_ids)
+    verdicts = _normalised(raw, tag_ids)
     del raw
     verdicts = verdicts.with_columns(reason=_first_broken_rule(limits, now))
     valid = pl.col("reason").is_null()
@@ -191,9 +188,12 @@ def _ingest(
     rejected = verdicts.filter(pl.col("reason").is_not_null()).select(FILE, ROW, "reason")
     accepted = verdicts.select(*KEPT, "reason").filter(pl.col("reason").is_null()).drop("reason")
     del verdicts
+    quarantined = originals(files, rejected, max_chars=limits.max_chars)
+    for path, version in zip(files, versions, strict=True):  # after the last read of each
+        check_unchanged(path, version)
     return IngestResult(
         accepted=accepted,
-        quarantined=_originals(files, rejected),
+        quarantined=quarantined,
         columns={str(path): scanned.found for path, scanned in zip(files, scans, strict=True)},
         taxonomy=taxonomy.with_labels(labels),
         separators={
@@ -212,12 +212,13 @@ class _Scanned:
 
 
 def _scan(
-    index: int, path: Path, mapping: dict[str, str], taxonomy: Taxonomy, separator: Separator
+    index: int, path: Path, mapping: dict[str, str], taxonomy: Taxonomy, separator: Separator, limits: Limits
 ) -> _Scanned:
     """One file's rows, parsed where each row has its own value and raw where values repeat.
 
-    This is the only pass over the file; it streams. Columns with few distinct values stay
-    raw here and are normalised once per value by ``_normalised``.
+    This is the main pass over the file, and it streams. Columns with few distinct values stay
+    raw here and are normalised once per value by ``_normalised``. A row with a cell longer than
+    ``limits.max_chars`` reads as empty and is quarantined for it, so no cell costs more than that.
     """
     frame = scan(path)
     schema = schema_of(path)
@@ -233,13 +234,22 @@ def _scan(
         )
 
     def raw(name: str) -> pl.Expr:
-        return pl.col(found[name]) if name in found else pl.lit(None, pl.String)
+        if name not in found:
+            return pl.lit(None, pl.String)
+        return pl.when(~pl.col(TOO_LONG)).then(pl.col(found[name]))
 
     def dtype(name: str) -> pl.DataType:
         return schema[found[name]] if name in found else pl.String()
 
+    lengths = {
+        source: length for source in found.values() if (length := _length(source, schema[source])) is not None
+    }
+    too_long = pl.any_horizontal(False, *(length > limits.max_chars for length in lengths.values()))
     # the file's first rows, read once: how its skills are separated and its timestamps written
-    sample = head(path, SEPARATOR_SAMPLE)
+    sampled = [found[name] for name in ("skills", "posted_at") if name in found]
+    sample = head(path, SEPARATOR_SAMPLE, sampled).filter(
+        pl.all_horizontal(True, *(lengths[name] <= limits.max_chars for name in sampled if name in lengths))
+    )
     split: Separator | None = None
     if "skills" in found:
         listed = isinstance(dtype("skills"), pl.List)
@@ -263,22 +273,44 @@ def _scan(
     text = pl.concat_str(
         [raw("title").cast(pl.String), raw("description").cast(pl.String)], separator=" ", ignore_nulls=True
     )
-    scanned = frame.with_row_index(ROW, offset=1).select(
-        pl.lit(index, pl.UInt16).alias(FILE),
-        pl.col(ROW),
-        raw("posting_id").cast(pl.String).str.strip_chars().alias("posting_id"),
-        posted_at.alias("posted_at"),
-        (posted_text.is_null() | (posted_text == "")).alias("_posted_missing"),
-        pl.when(posted_at.is_null()).then(posted_text).alias("_posted_text"),  # for the other layouts
-        tags.alias("_tags"),
-        pl.when(untagged).then(text).alias("_text"),  # only where no skill is listed
-        pl.coalesce(rate, (low + high) / 2, low, high).alias("hourly_rate"),
-        pl.any_horizontal(rate.is_nan(), low.is_nan(), high.is_nan()).alias("_rate_nan"),
-        (low > high).fill_null(False).alias("_rate_inverted"),
-        budget.alias("budget_usd"),
-        *(raw(name).cast(pl.String).alias(name) for name in DISTINCT),
+    scanned = (
+        frame.with_row_index(ROW, offset=1)
+        .with_columns(too_long.fill_null(False).alias(TOO_LONG))
+        .select(
+            pl.lit(index, pl.UInt16).alias(FILE),
+            pl.col(ROW),
+            pl.col(TOO_LONG),
+            raw("posting_id").cast(pl.String).str.strip_chars().alias("posting_id"),
+            posted_at.alias("posted_at"),
+            (posted_text.is_null() | (posted_text == "")).alias("_posted_missing"),
+            pl.when(posted_at.is_null()).then(posted_text).alias("_posted_text"),  # for the other layouts
+            tags.alias("_tags"),
+            # Only where no skill is listed; found as the rows stream by, so no text is kept.
+            normalise.extracted_skills(pl.when(untagged).then(_without_tags(text)), taxonomy).alias(
+                "_extracted"
+            ),
+            pl.coalesce(rate, (low + high) / 2, low, high).alias("hourly_rate"),
+            pl.any_horizontal(rate.is_nan(), low.is_nan(), high.is_nan()).alias("_rate_nan"),
+            (low > high).fill_null(False).alias("_rate_inverted"),
+            budget.alias("budget_usd"),
+            *(raw(name).cast(pl.String).alias(name) for name in DISTINCT),
+        )
     )
     return _Scanned(scanned, found, split)
+
+
+def _length(name: str, dtype: pl.DataType) -> pl.Expr | None:
+    """Characters in a cell of a text column, or in all the items of a list of text; None for others."""
+    if dtype == pl.String:
+        return pl.col(name).str.len_chars()
+    if isinstance(dtype, pl.List) and dtype.inner == pl.String:
+        return pl.col(name).list.eval(pl.element().str.len_chars()).list.sum()
+    return None
+
+
+def _without_tags(text: pl.Expr) -> pl.Expr:
+    """Text without its HTML tags, which can spell skills that the posting does not ask for."""
+    return text.str.replace_all(r"<[^>]*>", " ")
 
 
 def _check_sources(path: Path, found: dict[str, str], schema: pl.Schema) -> None:
@@ -327,8 +359,8 @@ def _labels(tags: pl.Series, tag_ids: dict[str, str | None]) -> dict[str, str]:
     return labels
 
 
-def _normalised(raw: pl.DataFrame, taxonomy: Taxonomy, tag_ids: dict[str, str | None]) -> pl.DataFrame:
-    """Few-valued columns mapped once per distinct value; skills from tags, else from text."""
+def _normalised(raw: pl.DataFrame, tag_ids: dict[str, str | None]) -> pl.DataFrame:
+    """Few-valued columns mapped once per distinct value; skills from tags, else those found in text."""
     lookups = {
         name: normalise.mapped(
             pl.col(name), {v: to_canonical(v) for v in raw[name].drop_nulls().unique()}, result
@@ -341,13 +373,12 @@ def _normalised(raw: pl.DataFrame, taxonomy: Taxonomy, tag_ids: dict[str, str | 
         )
     }
     listed = normalise.canonical_skills(pl.col("_tags"), tag_ids)
-    extracted = normalise.extracted_skills(pl.col("_text").str.replace_all(r"<[^>]*>", " "), taxonomy)
     return raw.with_columns(
         posted_at=pl.coalesce("posted_at", normalise.timestamps(pl.col("_posted_text"), pl.String())),
-        # A row with tags has no _text and one without has no tags: one side is always empty.
-        skills=listed.list.concat(extracted),
+        # A row with tags has nothing extracted and one without has no tags: one side is always empty.
+        skills=listed.list.concat("_extracted"),
         **lookups,
-    ).drop("_tags", "_text", "_posted_text")
+    ).drop("_tags", "_extracted", "_posted_text")
 
 
 def _first_broken_rule(limits: Limits, now: datetime) -> pl.Expr:
@@ -355,7 +386,9 @@ def _first_broken_rule(limits: Limits, now: datetime) -> pl.Expr:
     posting_id, posted_at, hourly = pl.col("posting_id"), pl.col("posted_at"), pl.col("hourly_rate")
     budget = pl.col("budget_usd")
     return (
-        pl.when(posting_id.is_null() | (posting_id == ""))
+        pl.when(pl.col(TOO_LONG))
+        .then(pl.lit("value_too_long"))
+        .when(posting_id.is_null() | (posting_id == ""))
         .then(pl.lit("missing_posting_id"))
         .when(pl.col("_posted_missing"))
         .then(pl.lit("missing_posted_at"))
@@ -378,40 +411,3 @@ def _first_broken_rule(limits: Limits, now: datetime) -> pl.Expr:
         .when(pl.col("skills").list.len() == 0)
         .then(pl.lit("no_skill"))
     )
-
-
-def _originals(files: list[Path], rejected: pl.DataFrame) -> pl.DataFrame:
-    """The quarantined rows as they stand in their files, every value as text."""
-    parts = [pl.DataFrame(schema={"source": pl.String, ROW: pl.UInt32, "reason": pl.String})]
-    for index, path in enumerate(files):
-        wanted = rejected.filter(pl.col(FILE) == index).select(ROW, "reason")
-        if wanted.is_empty():
-            continue
-        frame = scan(path).with_row_index(ROW, offset=1)
-        schema = frame.collect_schema()
-        originals = frame.join(wanted.lazy(), on=ROW, how="inner").select(
-            pl.lit(str(path)).alias("source"),
-            ROW,
-            "reason",
-            *(_as_text(name, schema[name]) for name in schema.names() if name != ROW),
-        )
-        with reading(path):
-            parts.append(originals.collect(engine="streaming"))
-    return pl.concat(parts, how="diagonal_relaxed").sort("source", ROW)
-
-
-def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
-    """A value as text; a list as its items joined by ``;``, which ingestion reads back alike.
-
-    Other nested values are written as JSON.
-    """
-    if isinstance(dtype, pl.List | pl.Array) and not dtype.inner.is_nested():
-        return pl.col(name).cast(pl.List(pl.String)).list.join(";")
-    if isinstance(dtype, pl.Struct):
-        return pl.col(name).struct.json_encode()
-    if dtype.is_nested():
-        wrapped = pl.struct(pl.col(name).alias("v")).struct.json_encode()
-        return wrapped.str.strip_prefix('{"v":').str.strip_suffix("}").alias(name)
-    if dtype == pl.Binary:
-        return pl.col(name).bin.encode("hex")
-    return pl.col(name).cast(pl.String)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import polars as pl
+
+from training.data.limits import MAX_COLUMNS
 
 SCANNERS: dict[str, Callable[[Path], pl.LazyFrame]] = {
     ".parquet": pl.scan_parquet,
@@ -32,6 +37,8 @@ READ_ERRORS = (
 )
 #: Longest polars message quoted back, in characters; it can hold a whole broken row.
 QUOTED = 200
+#: Most characters a CSV header may take: MAX_COLUMNS names of 100 characters.
+HEADER_CHARS = MAX_COLUMNS * 100
 
 
 class SourceError(ValueError):
@@ -61,17 +68,46 @@ def scan(path: Path) -> pl.LazyFrame:
 
 
 def schema_of(path: Path) -> pl.Schema:
-    """The file's column names and types, read from its start."""
+    """The file's column names and types, read from its start; a file of too many columns is refused."""
     with reading(path):
         if path.stat().st_size == 0:
             raise SourceError(f"{path}: the file is empty")
-        return scan(path).collect_schema()
+        if path.suffix.lower() == ".csv":
+            _check_header(path)  # before polars reads it: a schema of a million columns costs gigabytes
+        schema = scan(path).collect_schema()
+    if len(schema) > MAX_COLUMNS:
+        raise SourceError(f"{path}: {len(schema):,} columns, more than the {MAX_COLUMNS:,} a file may have")
+    return schema
 
 
-def head(path: Path, rows: int) -> pl.DataFrame:
-    """The first ``rows`` rows, read without reading the rest of the file."""
+def head(path: Path, rows: int, columns: Sequence[str]) -> pl.DataFrame:
+    """The first ``rows`` rows of ``columns``, read without reading the rest of the file."""
     with reading(path):
-        return scan(path).head(rows).collect()
+        return scan(path).select(columns).head(rows).collect()
+
+
+@dataclass(frozen=True)
+class Version:
+    """What tells one version of a file from the next: a rewrite changes its size, its times or its inode."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int  # changes on every write, even one that sets the modification time back
+
+
+def version_of(path: Path) -> Version:
+    """The version of ``path`` that is there now."""
+    with reading(path):
+        found = os.stat(path)
+    return Version(found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+def check_unchanged(path: Path, version: Version) -> None:
+    """Refuses ``path`` when it is no longer ``version``: what was read of it may mix two versions."""
+    if version_of(path) != version:
+        raise SourceError(f"{path}: changed while it was read; read it again")
 
 
 @contextmanager
@@ -131,6 +167,25 @@ def _unreachable(path: Path) -> str:
     except OSError as exc:
         return f"{path}: cannot open it: {exc.strerror or exc}"
     return f"{path}: not a regular file or directory"
+
+
+def _check_header(path: Path) -> None:
+    """Refuses a CSV whose header has more than MAX_COLUMNS names or runs past HEADER_CHARS."""
+    csv.field_size_limit(1 << 30)  # real exports hold cells far past the default 128 KiB
+    try:
+        with _text(path) as file:
+            start = file.read(HEADER_CHARS + 1)
+    except (OSError, EOFError):  # polars reads it next, and says what is wrong
+        return
+    lines = io.StringIO(start)
+    try:
+        width = len(next(csv.reader(lines), []))
+    except csv.Error:  # a quote left open in the header: polars says what is wrong
+        return
+    if width > MAX_COLUMNS:
+        raise SourceError(f"{path}: the header has more than the {MAX_COLUMNS:,} columns a file may have")
+    if len(start) > HEADER_CHARS and lines.tell() == len(start) and not start.endswith("\n"):
+        raise SourceError(f"{path}: the header is longer than {HEADER_CHARS:,} characters")
 
 
 def _csv_problem(path: Path) -> str | None:

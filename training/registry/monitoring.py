@@ -16,7 +16,7 @@ import polars as pl
 
 from gigcast.bundle import Bundle
 from gigcast.monitored import TAG_PREFIX, Monitored
-from gigcast.registry import MISSING, RegisteredVersion, version_by_alias
+from gigcast.registry import MISSING, RegisteredVersion, mlflow_client, version_by_alias
 from gigcast.settings import CHAMPION_ALIAS, MONITORING_EXPERIMENT
 from training.registry.tracking import (
     MODEL_TAG,
@@ -48,7 +48,6 @@ def scored_version(*, tracking_uri: str, model_name: str, version: str | None) -
 
     RegistryError when there is no such version, no champion, or its files cannot be had.
     """
-    from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
@@ -58,7 +57,7 @@ def scored_version(*, tracking_uri: str, model_name: str, version: str | None) -
             raise RegistryError(f"{model_name} has no @{CHAMPION_ALIAS}; train one with gigcast-train run")
     else:
         try:
-            model_version = MlflowClient(tracking_uri=tracking_uri).get_model_version(model_name, version)
+            model_version = mlflow_client(tracking_uri).get_model_version(model_name, version)
         except MlflowException as exc:
             if exc.error_code not in MISSING:
                 raise  # a registry that is down or refuses
@@ -82,7 +81,15 @@ def scored_version(*, tracking_uri: str, model_name: str, version: str | None) -
                     f"tables/{name}.csv to score it by"
                 ) from None
             tables[name] = _read_table(Path(path))
-    return Scored(found, checked(tracking_uri, found), tables["scores"], tables["holdout"])
+    try:
+        bundle = checked(tracking_uri, found)
+    except RegistryError as exc:
+        if version is not None:
+            raise
+        raise RegistryError(
+            f"@{CHAMPION_ALIAS} is {exc}; gigcast-train run --if-drifted trains a version to replace it"
+        ) from None
+    return Scored(found, bundle, tables["scores"], tables["holdout"])
 
 
 def log_monitoring(
@@ -100,7 +107,6 @@ def log_monitoring(
     ``monitored.run_id`` is ignored: the new run's id replaces it.
     """
     import mlflow
-    from mlflow import MlflowClient
 
     mlflow.set_tracking_uri(tracking_uri)
     tags = trainer_tags() | {
@@ -114,7 +120,7 @@ def log_monitoring(
         experiment_id=experiment, run_name=f"{scored.name} v{scored.version}", tags=tags
     ) as run:
         log_contents(params=params, metrics=metrics, tables=tables, figures=figures)
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     tags = replace(monitored, run_id=run.info.run_id).tags()
     for key in scored.tags:  # an earlier run's figures of a target this one did not score
         if key.startswith(TAG_PREFIX) and key not in tags:

@@ -5,6 +5,10 @@ holdout (the last backtest fold), its stored forecasts for those weeks are out o
 models are scored there, on the same weeks and skills, with the same MASE scales. Otherwise both
 were backtested the same way on overlapping data, and their headline backtest MASE is compared.
 Lower is better; the challenger must be strictly better.
+
+Either way the data must be alike: a challenger holding fewer postings than the champion did in
+the weeks both cover (a store half filled, a source cut short) scores on other data, however low
+its MASE, and is not promoted.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from enum import StrEnum
 
 import polars as pl
 
-from gigcast.bundle import Bundle
+from gigcast.bundle import Bundle, Manifest
 
 HEADLINE = ("demand_mase", "rate_mase")
+#: The share of the champion's postings, in the weeks both cover, that a challenger must hold for
+#: their scores to be compared: rows deleted at the source since may take a little.
+ALIKE_SHARE = 0.98
 
 
 class Basis(StrEnum):
@@ -25,6 +32,7 @@ class Basis(StrEnum):
     NO_CHAMPION = "no champion"
     DAMAGED_CHAMPION = "damaged champion"  # its bundle cannot be served: any whole version replaces it
     HOLDOUT = "holdout"  # both models' forecasts of the new run's last backtest fold
+    LESS_DATA = "less data"  # the new run holds fewer of the postings the champion was trained on
     BACKTEST = "backtest"  # both models' headline backtest MASE
 
 
@@ -37,16 +45,45 @@ class Verdict:
     reason: str
 
 
-def judge(holdout: pl.DataFrame, challenger_metrics: dict[str, float], champion: Bundle | None) -> Verdict:
-    """Promote the challenger when there is no champion or when it scores lower."""
+def judge(holdout: pl.DataFrame, challenger: Manifest, champion: Bundle | None) -> Verdict:
+    """Promote the challenger when there is no champion, or when it scores lower on alike data."""
     if champion is None:
         return Verdict(True, Basis.NO_CHAMPION, None, None, "there is no champion yet")
+    thinner = less_data(challenger, champion.manifest)
+    if thinner is not None:
+        return Verdict(False, Basis.LESS_DATA, None, None, thinner)
     first = holdout["week_start"].min() if holdout.height else None
     if first is not None and champion.manifest.data_end < first:  # type: ignore[operator]
         scored = holdout_scores(holdout, champion)
         if scored is not None:
             return _compare(Basis.HOLDOUT, *scored)
-    return _compare(Basis.BACKTEST, _headline(challenger_metrics), _headline(champion.manifest.metrics))
+    return _compare(Basis.BACKTEST, _headline(challenger.metrics), _headline(champion.manifest.metrics))
+
+
+def less_data(challenger: Manifest, champion: Manifest) -> str | None:
+    """Why the challenger's data is less than the champion's: it ends sooner, or holds fewer postings.
+
+    Postings are counted over the weeks both data windows cover, so a source that drops its oldest
+    weeks is still compared; a champion trained before the counts were kept has none to count.
+    """
+    if challenger.data_end < champion.data_end:
+        return (
+            f"the new run's data ends with the week of {challenger.data_end}, before the champion's "
+            f"({champion.data_end}): its scores are of other weeks; train on the latest data, or "
+            "--force-promote"
+        )
+    start, end = max(challenger.data_start, champion.data_start), min(challenger.data_end, champion.data_end)
+    shared = [w for w in champion.postings_per_week if start.isoformat() <= w <= end.isoformat()]
+    held = sum(champion.postings_per_week[w] for w in shared)
+    holds = sum(challenger.postings_per_week.get(w, 0) for w in shared)
+    if holds >= ALIKE_SHARE * held:
+        return None
+    missing = sum(1 for w in shared if w not in challenger.postings_per_week)
+    return (
+        f"the new run holds {holds:,} of the champion's {held:,} postings in the {len(shared)} weeks both "
+        f"cover from {start} ({missing} of them missing): its scores are of other data; read the source "
+        "whole (--full with a --store), or --force-promote"
+    )
 
 
 def holdout_scores(holdout: pl.DataFrame, champion: Bundle) -> tuple[float, float] | None:

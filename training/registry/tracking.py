@@ -20,12 +20,23 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from gigcast.bundle import BUNDLE_ARTIFACT, Bundle, BundleError, Target, read_bundle
-from gigcast.registry import RegisteredVersion, fetch_bundle, version_by_alias
+from gigcast.names import NameResolver
+from gigcast.query import quoted
+from gigcast.registry import (
+    MISSING,
+    RegisteredVersion,
+    fetch_bundle,
+    mlflow_client,
+    sqlite_file,
+    version_by_alias,
+)
 from gigcast.settings import CHAMPION_ALIAS, EXPERIMENT_NAME, MONITORING_EXPERIMENT
 from training.registry.promotion import Verdict
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 RUN_COLUMNS = (
     "demand_mase",
@@ -46,6 +57,8 @@ MODEL_TAG, VERSION_TAG, TRAINING_RUN_TAG = (
 )
 #: Per-series figures logged under each skill's own keys, so that versions compare skill by skill.
 SKILL_FIGURES = {"mase": "mase", "coverage": "coverage_80", "mase_ratio": "mase_ratio"}
+#: Runs asked for in one search: MLflow refuses more than 50,000 at once, so a long list is paged.
+RUNS_PAGE = 1000
 
 
 class RegistryError(LookupError):
@@ -54,6 +67,10 @@ class RegistryError(LookupError):
 
 class DamagedChampionError(RegistryError):
     """``@champion`` points at a version whose bundle cannot be served."""
+
+
+class UnknownSkillError(RegistryError):
+    """A skill none of the runs asked about has figures of."""
 
 
 @dataclass(frozen=True)
@@ -130,14 +147,20 @@ def log_contents(
 
 
 def experiment_id(tracking_uri: str, name: str) -> str:
-    """The id of experiment ``name``, created on first use."""
-    from mlflow import MlflowClient
+    """The id of experiment ``name``, created on first use (by whichever trainer gets there first)."""
+    from mlflow.exceptions import MlflowException
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     found = client.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
-    return str(client.create_experiment(name, artifact_location=_artifact_root(tracking_uri)))
+    try:
+        return str(client.create_experiment(name, artifact_location=_artifact_root(tracking_uri)))
+    except MlflowException:
+        found = client.get_experiment_by_name(name)  # another trainer created it just now
+        if found is None:
+            raise
+        return str(found.experiment_id)
 
 
 def skill_key(skill: str, target: str, figure: str) -> str:
@@ -146,8 +169,13 @@ def skill_key(skill: str, target: str, figure: str) -> str:
     Characters MLflow refuses in a key (``+`` and ``#`` of ``c++``, ``c#``) are written as
     ``_2b_`` and ``_23_``: skill ids hold no underscore, so keys never collide.
     """
+    return f"{_skill_prefix(skill)}{target}_{figure}"
+
+
+def _skill_prefix(skill: str) -> str:
+    """What every ``skill_key`` of ``skill`` starts with: ``skill/prompt-engineering/``."""
     safe = re.sub(r"[^a-z0-9.-]", lambda found: f"_{ord(found.group()):x}_", skill)
-    return f"skill/{safe}/{target}_{figure}"
+    return f"skill/{safe}/"
 
 
 def skill_metrics(series: pl.DataFrame) -> dict[str, float]:
@@ -163,9 +191,8 @@ def skill_metrics(series: pl.DataFrame) -> dict[str, float]:
 
 def _artifact_root(tracking_uri: str) -> str | None:
     """Where a new experiment keeps its files: beside a SQLite registry's file, else where the server says."""
-    if not tracking_uri.startswith("sqlite:///"):
-        return None
-    return str(Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent / "mlruns")
+    database = sqlite_file(tracking_uri)
+    return None if database is None else str(database.resolve().parent / "mlruns")
 
 
 def trainer_tags() -> dict[str, str]:
@@ -179,9 +206,7 @@ def close_abandoned_runs(*, tracking_uri: str) -> list[str]:
     A run is abandoned when the process that logged it, on this machine, is gone. Runs logged
     elsewhere are left alone: from here, a live trainer on another machine looks the same.
     """
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is None:
         return []
@@ -229,13 +254,14 @@ def has_champion(*, tracking_uri: str, model_name: str) -> bool:
 
 def promote(*, tracking_uri: str, model_name: str, version: str) -> str | None:
     """Point ``@champion`` at ``version``; returns the version it pointed at before, if any."""
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     try:
         found = client.get_model_version(model_name, version)
-    except MlflowException:
+    except MlflowException as exc:
+        if exc.error_code not in MISSING:
+            raise  # a registry that is down or refuses
         raise RegistryError(f"{model_name} has no version {version}") from None
     checked(tracking_uri, RegisteredVersion(model_name, version, found.run_id or ""))
     before = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
@@ -260,12 +286,11 @@ def checked(tracking_uri: str, version: RegisteredVersion) -> Bundle:
 
 def record_verdict(*, tracking_uri: str, run_id: str, verdict: Verdict, promoted: bool) -> None:
     """The promotion decision, on the run it was made for."""
-    from mlflow import MlflowClient
     from mlflow.entities import Metric, RunTag
 
     now = int(datetime.now(UTC).timestamp() * 1000)
     scores = {"challenger_score": verdict.challenger, "champion_score": verdict.champion}
-    MlflowClient(tracking_uri=tracking_uri).log_batch(
+    mlflow_client(tracking_uri).log_batch(
         run_id,
         metrics=[Metric(key, value, now, 0) for key, value in scores.items() if value is not None],
         tags=[
@@ -279,18 +304,17 @@ def record_verdict(*, tracking_uri: str, run_id: str, verdict: Verdict, promoted
 def recent_runs(*, tracking_uri: str, model_name: str, limit: int, skill: str | None = None) -> pl.DataFrame:
     """The newest training runs with their headline metrics, version and whether it is champion.
 
-    With ``skill``, the skill's own figures instead: its backtest per target and, for a version
-    that was monitored, the latest monitoring run's (columns ``monitored_demand_mase``, ...).
+    With ``skill`` (an id), the skill's own figures instead: its backtest per target and, for a
+    version that was monitored, the latest monitoring run's (columns ``monitored_demand_mase``,
+    ...). UnknownSkillError when none of the runs has figures of it, with the closest it has.
     """
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is None:
         return pl.DataFrame()
-    runs = client.search_runs(
-        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=limit
-    )
+    runs = _newest_runs(client, experiment.experiment_id, limit)
+    if skill is not None and runs:
+        _check_skill(skill, runs, model_name)
     versions = {v.run_id: str(v.version) for v in client.search_model_versions(f"name='{model_name}'")}
     current = version_by_alias(tracking_uri=tracking_uri, name=model_name, alias=CHAMPION_ALIAS)
     if skill is None:
@@ -322,11 +346,47 @@ def recent_runs(*, tracking_uri: str, model_name: str, limit: int, skill: str | 
     return pl.DataFrame(rows, schema_overrides=dict.fromkeys(columns, pl.Float64))
 
 
+def _newest_runs(client: MlflowClient, experiment: str, limit: int) -> list[Run]:
+    """The experiment's ``limit`` newest runs, or all it has when fewer, a page at a time."""
+    runs: list[Run] = []
+    token = None
+    while len(runs) < limit:
+        page = client.search_runs(
+            [experiment],
+            order_by=["attributes.start_time DESC"],
+            max_results=min(limit - len(runs), RUNS_PAGE),
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    return runs
+
+
+def _check_skill(skill: str, runs: list[Run], model_name: str) -> None:
+    """UnknownSkillError unless one of ``runs`` has figures of ``skill``."""
+    keys = {key for run in runs for key in run.data.metrics if key.startswith("skill/")}
+    if any(key.startswith(_skill_prefix(skill)) for key in keys):
+        return
+    held = {_skill_of(key) for key in keys}
+    close = NameResolver((held_skill, ()) for held_skill in sorted(held)).suggest(skill)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UnknownSkillError(
+        f"unknown skill {quoted(skill)}: none of the {len(runs)} newest runs of {model_name} "
+        f"has figures of it{hint}"
+    )
+
+
+def _skill_of(key: str) -> str:
+    """The skill id of a ``skill_key``: ``skill/c_2b__2b_/demand_mase`` -> ``c++``."""
+    safe = key.split("/")[1]
+    return re.sub(r"_([0-9a-f]+)_", lambda found: chr(int(found.group(1), 16)), safe)
+
+
 def monitoring_runs(*, tracking_uri: str, model_name: str) -> dict[str, dict[str, float]]:
     """Per version of ``model_name``, the metrics of its latest monitoring run."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     experiment = client.get_experiment_by_name(MONITORING_EXPERIMENT)
     if experiment is None:
         return {}

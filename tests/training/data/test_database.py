@@ -26,9 +26,9 @@ from tests.conftest import END
 from tests.serving import LOOPBACK, started
 from training.cli import app
 from training.data.columns import KEPT
-from training.data.database import DatabaseError, DatabaseSource, copy_to_parquet
+from training.data.database import DatabaseError, DatabaseSource, Window, copy_to_parquet
 from training.data.ingest import IngestError, ingest
-from training.data.store import merge, stored
+from training.data.store import read_state, stored, write, writing
 from training.data.synth import synthesize
 from training.job import JobConfig, run_job
 
@@ -241,7 +241,8 @@ def test_a_full_read_that_fails_leaves_the_store_as_it_was(
         .select(KEPT)
     )
     source = DatabaseSource(uri=database, table="missing")
-    merge(store, source=source.label, accepted=kept, labels={})
+    with writing(store):
+        write(store, before=None, source=source.label, accepted=kept, window=Window(), counts={}, labels={})
     config = JobConfig(
         sources=[source],
         taxonomy=taxonomy,
@@ -249,6 +250,216 @@ def test_a_full_read_that_fails_leaves_the_store_as_it_was(
         store=store,
         full=True,
     )
-    with pytest.raises(IngestError, match="does not exist"):
+    with pytest.raises(DatabaseError, match="does not exist"):
         run_job(config)
-    assert stored(store)["posting_id"].to_list() == ["a"]
+    assert stored(store, read_state(store))["posting_id"].to_list() == ["a"]
+
+
+#: Passwords libpq reads otherwise than a person does, or that Python's urlsplit cannot read.
+AWKWARD = [
+    "K7v/xQ4",
+    "K7v@xQ4",
+    "K7v#xQ4",
+    "K7v?xQ4",
+    "K7v%zzxQ4",
+    "K7v%40xQ4",
+    "K7v[xQ4",
+    "K7v xQ4",
+    "K7vé&xQ4",
+]
+
+
+def shows_password(text: str) -> bool:
+    return "K7v" in text or "xQ4" in text
+
+
+def test_a_real_connection_error_never_shows_the_password(postgres: str, tmp_path: Path) -> None:
+    host = postgres.partition("@")[2]
+    refused = f"{host.rpartition(':')[0]}:1"  # nothing listens on port 1
+    for password in AWKWARD:
+        for uri in (
+            f"postgresql://postgres:{password}@{host}/no_such_database",
+            f"postgresql://postgres:{password}@{refused}/postgres",
+            f"postgresql://postgres@{host}/no_such_database?password={password}&sslmode=disable",
+        ):
+            with pytest.raises(DatabaseError) as raised:
+                copy_to_parquet(DatabaseSource(uri=uri, table="postings"), tmp_path / "copy.parquet")
+            message = str(raised.value)
+            assert message.startswith(f"{masked(uri)} table postings: ") and "\n" not in message
+            assert not shows_password(message), message
+
+    result = CliRunner().invoke(
+        app, ["validate", f"postgresql://postgres:K7v#xQ4@{host}/nowhere", "--table", "t"]
+    )
+    assert result.exit_code == 2 and 'database "nowhere" does not exist' in result.output
+    assert not shows_password(result.output) and "Traceback" not in result.output
+
+
+def test_a_password_libpq_reads_is_masked_in_every_output(
+    database: str, postings: pl.DataFrame, tmp_path: Path
+) -> None:
+    load(database, "postings", postings)
+    for password in ("K7v#xQ4", "K7v?xQ4", "K7v%2FxQ4"):  # trust auth reads and ignores it
+        uri = database.replace("postgres@", f"postgres:{password}@")
+        quarantine = tmp_path / "quarantine.csv"
+        flags = ["validate", uri, "--table", "postings", "--quarantine", str(quarantine), "--json"]
+        result = CliRunner().invoke(app, flags)
+        assert result.exit_code == 0, result.output
+        assert not shows_password(result.output) and masked(uri) in result.output
+        assert pl.read_csv(quarantine).height > 0 and not shows_password(quarantine.read_text())
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "postgresql://[::1/platform",
+        "postgresql://u:K7vxQ4@[fe80::1%eth0/platform",
+        "postgresql://u:K7v@[::1]x/db",
+    ],
+)
+def test_a_malformed_uri_is_one_line_and_exit_2(uri: str) -> None:
+    result = CliRunner().invoke(app, ["validate", uri, "--table", "postings"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and "Traceback" not in result.output
+    assert "in URI" in result.output and not shows_password(result.output)  # libpq's message, masked
+
+
+def test_every_column_type_is_read(database: str, taxonomy: Taxonomy, tmp_path: Path) -> None:
+    columns = {
+        "posting_id": "bigint",
+        "posted_at": "timestamptz",
+        "skills": "jsonb",
+        "hourly_rate": "numeric",
+        "budget_usd": "numeric(12, 2)",
+        "fee": "money",
+        "experience_level": "tier",
+        "tags": "text[]",
+        "details": "json",
+        "duration": "interval",
+        "scores": "int[]",
+        "place": "point",
+        "attachment": "bytea",
+        "client": "uuid",
+        "address": "inet",
+        "slots": "int4range",
+        "starts": "time",
+        "starts_at": "timetz",
+        "code": "char(4)",
+        "flags": "bit(3)",
+        "words": "tsvector",
+        "page": "xml",
+    }
+    execute(
+        database,
+        "CREATE TYPE tier AS ENUM ('entry', 'intermediate', 'expert')",
+        f"CREATE TABLE jobs ({', '.join(f'{name} {kind}' for name, kind in columns.items())})",
+        "INSERT INTO jobs VALUES (1, '2026-11-02 10:00+00', '[\"rag\", \"prompt engineering\"]', 45.5, "
+        "1200.25, 12.5, 'expert', '{a,b}', '{\"a\": 1}', '3 days 04:00', '{1,2}', '(1,2)', '\\x0102', "
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10.0.0.1', '[1,5)', '10:00', '10:00+02', 'ab', B'101', "
+        "'a b', '<a/>')",
+        "INSERT INTO jobs (posting_id, posted_at) VALUES (2, '2026-11-03 10:00+00')",
+    )
+    source = DatabaseSource(uri=database, table="jobs")
+    assert copy_to_parquet(source, tmp_path / "copy.parquet") == 2
+    copied = pl.read_parquet(tmp_path / "copy.parquet").sort("posting_id")
+
+    # PostgreSQL's own reading is the reference: numbers as it computes them, the rest as it writes them
+    money = ["hourly_rate", "budget_usd", "fee"]
+    texts = [name for name in columns if name not in ("posting_id", "posted_at", "tags", *money)]
+    with psycopg.connect(database) as connection:
+        numbers = "hourly_rate::float8, budget_usd::float8, fee::numeric::float8"
+        as_numbers = connection.execute(f"SELECT {numbers} FROM jobs ORDER BY posting_id").fetchall()
+        as_text = ", ".join(f"{name}::text" for name in texts)
+        as_texts = connection.execute(f"SELECT {as_text} FROM jobs ORDER BY posting_id").fetchall()
+    assert copied.columns == list(columns)
+    assert copied.select(money).rows() == as_numbers == [(45.5, 1200.25, 12.5), (None, None, None)]
+    assert set(copied.select(texts).schema.values()) == {pl.String}
+    assert (
+        copied.select(texts).rows() == as_texts and as_texts[0][texts.index("duration")] == "3 days 04:00:00"
+    )
+    assert copied["tags"].to_list() == [["a", "b"], None]
+
+    result = ingest([source], taxonomy=taxonomy)  # skills from a JSON list, a rate from numeric
+    accepted = result.accepted.sort("posting_id")
+    assert accepted["skills"][0].to_list() == [
+        taxonomy.resolve("rag"),
+        taxonomy.resolve("prompt engineering"),
+    ]
+    assert (accepted["hourly_rate"][0], accepted["budget_usd"][0], accepted["experience_level"][0]) == (
+        45.5,
+        1200.25,
+        "expert",
+    )
+    query = "SELECT posting_id, posted_at, skills, hourly_rate::numeric(10, 3) AS hourly_rate FROM jobs"
+    from_query = ingest([DatabaseSource(uri=database, query=query)], taxonomy=taxonomy)
+    assert from_query.accepted.sort("posting_id")["hourly_rate"][0] == 45.5
+
+
+def test_table_names_are_read_as_postgresql_reads_them(database: str, tmp_path: Path) -> None:
+    rows = "SELECT n AS posting_id FROM generate_series(1, {}) AS n"
+    execute(
+        database,
+        f"CREATE TABLE Jobs2 AS {rows.format(1)}",  # unquoted: jobs2
+        f'CREATE TABLE "Jobs3" AS {rows.format(2)}',
+        f'CREATE TABLE "my.jobs" AS {rows.format(3)}',
+        "CREATE SCHEMA market",
+        f"CREATE TABLE market.jobs AS {rows.format(4)}",
+    )
+    read = {
+        "Jobs2": 1,
+        "jobs2": 1,
+        '"jobs2"': 1,
+        '"Jobs3"': 2,
+        '"my.jobs"': 3,
+        "market.jobs": 4,
+        ' Market . "jobs" ': 4,
+    }
+    for table, count in read.items():
+        assert copy_to_parquet(DatabaseSource(uri=database, table=table), tmp_path / "copy.parquet") == count
+
+    missing = {"Jobs3": '"Jobs3"', "my.jobs": '"my.jobs"', '"JOBS2"': "jobs2"}
+    for table, close in missing.items():
+        with pytest.raises(DatabaseError) as raised:
+            copy_to_parquet(DatabaseSource(uri=database, table=table), tmp_path / "copy.parquet")
+        assert "does not exist" in str(raised.value) and f"did you mean {close}" in str(raised.value)
+
+    for table in (
+        "jobs2; DROP TABLE jobs2",
+        'jobs2"; DROP TABLE jobs2; --',
+        '"jobs2""; DROP TABLE jobs2; --"',
+        "a.b.c.d",
+    ):
+        with pytest.raises(DatabaseError) as raised:
+            copy_to_parquet(DatabaseSource(uri=database, table=table), tmp_path / "copy.parquet")
+        assert "\n" not in str(raised.value)
+    assert copy_to_parquet(DatabaseSource(uri=database, table="jobs2"), tmp_path / "copy.parquet") == 1
+
+    result = CliRunner().invoke(app, ["validate", database, "--table", "Jobs3"])
+    assert (
+        result.exit_code == 2
+        and "does not exist" in result.output
+        and 'did you mean "Jobs3"' in result.output
+    )
+
+
+def test_a_query_runs_read_only_and_may_end_in_a_comment(database: str, tmp_path: Path) -> None:
+    execute(
+        database,
+        "CREATE SEQUENCE ids",
+        "CREATE TABLE postings AS SELECT n AS posting_id FROM generate_series(1, 3) AS n",
+    )
+    for query in ("SELECT nextval('ids') AS posting_id", "SELECT setval('ids', 100) AS posting_id"):
+        with pytest.raises(DatabaseError, match="read-only transaction"):
+            copy_to_parquet(DatabaseSource(uri=database, query=query), tmp_path / "copy.parquet")
+    with psycopg.connect(database) as connection:
+        assert connection.execute("SELECT last_value, is_called FROM ids").fetchone() == (1, False)
+
+    for query in (
+        "SELECT * FROM postings -- every row",
+        "SELECT * FROM postings; -- every row\n",
+        "SELECT * FROM postings /* every row */ ;\n\n",
+        "SELECT *, '--' AS dashes, $$; --$$ AS semicolon, E'\\'--' AS quote FROM postings;",
+    ):
+        source = DatabaseSource(uri=database, query=query)
+        assert copy_to_parquet(source, tmp_path / "copy.parquet") == 3, query
+    assert pl.read_parquet(tmp_path / "copy.parquet").row(0)[1:] == ("--", "; --", "'--")

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -8,7 +12,9 @@ import polars as pl
 import pytest
 
 from gigcast.taxonomy import Taxonomy
-from training.data.ingest import REASONS, IngestError, ingest, write_quarantine
+from training.data import ingest as ingestion
+from training.data.ingest import REASONS, IngestError, ingest
+from training.data.quarantine import write_quarantine
 from training.data.synth import synthesize, write_market
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -196,3 +202,67 @@ def test_quarantined_rows_with_list_skills_keep_their_values(
     result = ingest([write(tmp_path / f"p{suffix}", rows)], taxonomy=taxonomy, now=NOW)
     assert result.reasons() == {"duplicate_posting_id": 1}
     assert result.quarantined["skills"].to_list() == ["RAG;SQL"]
+
+
+def test_a_file_rewritten_between_its_reads_is_refused(
+    tmp_path: Path, taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    header = "posting_id,posted_at,skills,note\n"
+    rows = [f"{n},{'someday' if n in (2, 5) else '2026-11-02'},sql,note {n}\n" for n in range(1, 9)]
+    path = tmp_path / "p.csv"
+    path.write_text(header + "".join(rows))
+    os.utime(path, ns=(1_700_000_000_000_000_000,) * 2)  # an export written a while ago
+    second_read = ingestion.originals  # reads the quarantined rows' values back, after the first pass
+
+    def rewritten_first(*args: object, **kwargs: object) -> pl.DataFrame:
+        # Another export of the same size and row count takes its place: rows 2 and 3 swap.
+        path.write_text(header + "".join([rows[0], rows[2], rows[1], *rows[3:]]))
+        return second_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingestion, "originals", rewritten_first)
+    with pytest.raises(IngestError, match=re.escape(f"{path}: changed while it was read; read it again")):
+        ingest([path], taxonomy=taxonomy, now=NOW)
+    monkeypatch.undo()
+    again = ingest([path], taxonomy=taxonomy, now=NOW)  # read again, the file is one version
+    assert again.quarantined.select("row_number", "posting_id", "note").rows() == [
+        (3, "2", "note 2"),
+        (5, "5", "note 5"),
+    ]
+
+
+# Peak RSS of a child, read by its own parent: RUSAGE_CHILDREN of this process would be the largest
+# of every child any test started.
+PEAK = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(done.stdout.strip() or done.stderr.strip().splitlines()[-1])
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+"""
+INGEST = """
+import json, sys
+from pathlib import Path
+from gigcast.taxonomy import load_taxonomy
+from training.data.ingest import ingest
+result = ingest([Path(sys.argv[1])], taxonomy=load_taxonomy())
+print(json.dumps({"rows": result.rows, "reasons": result.reasons(), "width": result.quarantined.width}))
+"""
+
+
+def test_a_sparse_export_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    # 40 MB of 500 columns, nearly all empty, and every row quarantined with its values: a
+    # quarantine that held 16 bytes for each empty cell would take over 2,000 MB.
+    width, height = 500, 80_000
+    path = tmp_path / "sparse.csv"
+    names = ["posting_id", "posted_at", "skills", *(f"c{i}" for i in range(width - 3))]
+    empty = "," * (width - 3)
+    path.write_text(",".join(names) + "\n" + "".join(f"{n},someday,sql{empty}\n" for n in range(height)))
+    env = {**os.environ, "POLARS_MAX_THREADS": "2"}
+    child = [sys.executable, "-c", INGEST, str(path)]
+    done = subprocess.run([sys.executable, "-c", PEAK, *child], env=env, capture_output=True, text=True)
+    summary, peak_mb = done.stdout.strip().splitlines()
+    assert json.loads(summary) == {
+        "rows": height,
+        "reasons": {"unparseable_posted_at": height},
+        "width": width + 3,  # source, row number and reason, then every column of the file
+    }
+    assert int(peak_mb) < 1000

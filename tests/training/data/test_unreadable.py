@@ -139,11 +139,41 @@ def test_a_symlink_loop_in_a_directory_is_refused_by_name(tmp_path: Path, taxono
         ingest([folder], taxonomy=taxonomy, now=NOW)
 
 
-def test_a_cell_of_a_megabyte_reads(tmp_path: Path, taxonomy: Taxonomy) -> None:
+def test_a_cell_of_a_megabyte_reads_and_is_quarantined_cut(tmp_path: Path, taxonomy: Taxonomy) -> None:
     big = "x" * 1_000_000
-    path = write(tmp_path / "p.csv", f"posting_id,posted_at,skills,note\n1,someday,sql,{big}\n")
-    result = ingest([path], taxonomy=taxonomy, now=NOW)
-    assert result.quarantined["note"].to_list() == [big]
+    rows = [f"1,someday,sql,{big}", f"2,2026-11-02,{big},", f"3,2026-11-02,sql,{big}"]
+    text = "posting_id,posted_at,skills,note\n" + "\n".join(rows) + "\n"
+    result = ingest([write(tmp_path / "p.csv", text)], taxonomy=taxonomy, now=NOW)
+    assert result.accepted["posting_id"].to_list() == ["3"]  # its long cell is in a column not read
+    assert result.quarantined.select("row_number", "reason").rows() == [
+        (1, "unparseable_posted_at"),
+        (2, "value_too_long"),
+    ]
+    cut = f"{'x' * 100_000}…[cut from 1000000 characters]"
+    assert result.quarantined["note"].to_list() == [cut, None]
+    assert result.quarantined["skills"].to_list() == ["sql", cut]
+
+
+def test_a_file_of_more_than_10000_columns_is_refused_in_one_line(tmp_path: Path) -> None:
+    names = ["posting_id", "posted_at", "skills", *(f"c{i}" for i in range(9_998))]
+    wide = write(tmp_path / "wide.csv", ",".join(names) + "\n1,2026-11-02,sql" + "," * 9_998 + "\n")
+    pl.DataFrame({name: ["1"] for name in names}).write_parquet(tmp_path / "wide.parquet")
+    for path, problem in (
+        (wide, "the header has more than the 10,000 columns a file may have"),
+        (tmp_path / "wide.parquet", "10,001 columns, more than the 10,000 a file may have"),
+    ):
+        result = runner.invoke(app, ["validate", str(path)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip() == f"error: {path}: {problem}"
+    fits = write(tmp_path / "fits.csv", ",".join(names[:-1]) + "\n1,2026-11-02,sql" + "," * 9_997 + "\n")
+    assert runner.invoke(app, ["validate", str(fits), "--json"]).exit_code == 0
+
+
+def test_a_header_of_more_than_a_million_characters_is_refused(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    names = ["posting_id", "posted_at", "skills", *(f"{i:0>200}" for i in range(5_000))]
+    path = write(tmp_path / "p.csv", ",".join(names) + "\n1,2026-11-02,sql" + "," * 5_000 + "\n")
+    with pytest.raises(IngestError, match=re.escape("p.csv: the header is longer than 1,000,000 characters")):
+        ingest([path], taxonomy=taxonomy, now=NOW)
 
 
 def test_the_file_that_breaks_among_several_is_named(tmp_path: Path, taxonomy: Taxonomy) -> None:
