@@ -2,7 +2,9 @@
 
 Ingestion maps free-text tags onto it; unknown tags become skills of their own under a slug,
 named as the data names them, so no posting loses its skill because the taxonomy is behind
-the market. Names are read through ``gigcast.names``, as the service reads them.
+the market. So does a tag that names a skill by an alias where the data names that skill
+otherwise too: an alias never merges labels the data holds apart. Names are read through
+``gigcast.names``, as the service reads them.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-from gigcast.names import NameResolver
+from gigcast.names import NameResolver, name_key
 from gigcast.query import ExperienceLevel
 
 __all__ = [
@@ -75,13 +77,25 @@ class Taxonomy:
         return SkillInfo(skill_id, skill_id.replace("-", " ").title(), UNCATEGORISED)
 
     def with_labels(self, labels: Mapping[str, str]) -> Taxonomy:
-        """This taxonomy and, for each id it lacks in ``labels``, a skill named as the data names it."""
-        new = [
-            SkillInfo(skill, label, UNCATEGORISED)
-            for skill, label in labels.items()
-            if skill not in self._by_id
-        ]
-        return Taxonomy((*self.skills, *new)) if new else self
+        """This taxonomy and, for each id it lacks in ``labels``, a skill named as the data names it.
+
+        A label that is one of this taxonomy's aliases (the data held it apart from the skill's
+        other names) takes that skill's category, and is no skill's alias any more: its name now
+        answers for the skill of its own.
+        """
+        new = {skill: label for skill, label in labels.items() if skill not in self._by_id}
+        if not new:
+            return self
+        alias_of = {skill: self.resolve(label) for skill, label in new.items()}
+        moved = {name_key(label) for skill, label in new.items() if alias_of[skill] is not None}
+        kept = (
+            replace(s, aliases=tuple(a for a in s.aliases if name_key(a) not in moved)) for s in self.skills
+        )
+        added = (
+            SkillInfo(skill, label, self.get(of).category if (of := alias_of[skill]) else UNCATEGORISED)
+            for skill, label in new.items()
+        )
+        return Taxonomy((*kept, *added))
 
 
 def load_taxonomy(path: Path | None = None) -> Taxonomy:

@@ -101,14 +101,16 @@ def run_job(config: JobConfig, *, hooks: Hooks = Hooks()) -> JobResult:
         hooks.closed(run_id)
     hooks.reading(config.sources)
     if config.store is None:
-        ingested = _read(config, config.sources, hooks)
+        ingested = _read(config, config.sources, config.taxonomy, hooks)
         postings, taxonomy, kept = ingested.accepted, ingested.taxonomy, {}
     else:
         with writing(config.store):  # one writer: the plan, the read and the commit see one store
             (source,) = config.sources
             assert isinstance(source, DatabaseSource)
             plan = incremental.plan(config.store, source, columns=config.columns, full=config.full)
-            ingested = _read(config, [plan.source], hooks)
+            # the names the store's data keeps apart stay apart in weeks that hold only one of them
+            known = config.taxonomy.with_labels(plan.before.labels) if plan.before else config.taxonomy
+            ingested = _read(config, [plan.source], known, hooks)
             done = incremental.commit(config.store, plan, ingested, taxonomy=config.taxonomy)
         postings, taxonomy, kept = done.postings, done.taxonomy, done.params
     if postings.is_empty():
@@ -135,11 +137,11 @@ def run_job(config: JobConfig, *, hooks: Hooks = Hooks()) -> JobResult:
     return JobResult(ingested, trained, registered, verdict, promoted, current[0] if current else None)
 
 
-def _read(config: JobConfig, sources: Sequence[Source], hooks: Hooks) -> IngestResult:
+def _read(config: JobConfig, sources: Sequence[Source], taxonomy: Taxonomy, hooks: Hooks) -> IngestResult:
     """Ingest ``sources``, write the quarantine, and stop when too much of it was quarantined."""
     ingested = ingest(
         sources,
-        taxonomy=config.taxonomy,
+        taxonomy=taxonomy,
         columns=config.columns,
         limits=config.limits,
         separator=config.separator,

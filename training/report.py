@@ -59,10 +59,24 @@ def validation_table(result: IngestResult) -> Table:
     for reason, count in result.reasons().items():
         table.add_row(f"  {reason}", f"{count:,}")
     table.add_row("skills", f"{summary['skills']:,}")
+    if result.set_aside:
+        table.add_row("  aliases set aside", _set_aside(result))
     table.add_row("with an hourly rate", f"{summary['with_hourly_rate']:,}")
     table.add_row("countries", f"{summary['countries']:,}")
     table.add_row("posted", f"{str(summary['first_posted_at'])[:10]} → {str(summary['last_posted_at'])[:10]}")
     return table
+
+
+#: Labels set aside that the postings table names; ``validate --json`` lists every one, and why.
+SET_ASIDE_SHOWN = 2
+
+
+def _set_aside(result: IngestResult) -> str:
+    """``2: MySQL (sql), PostgreSQL (sql)``: labels kept as skills of their own, and the skill
+    each one's alias names."""
+    shown = [f"{s.label} ({s.alias_of})" for s in result.set_aside[:SET_ASIDE_SHOWN]]
+    more = ", …" if len(result.set_aside) > SET_ASIDE_SHOWN else ""
+    return f"{len(result.set_aside):,}: {', '.join(shown)}{more}"
 
 
 class SeriesRate(ProgressColumn):

@@ -129,8 +129,9 @@ def test_workers_end_when_their_parent_is_killed(
         if when == "serving":
             for _ in range(2):
                 wait_for(lines, SERVING, 120)
+        # a worker just started shows spawn_main in its command line only once it has exec'd
+        assert until(lambda: len(spawned_by(server.pid)) == 2, 10)
         workers = spawned_by(server.pid)
-        assert len(workers) == 2
         server.kill()
         server.wait(timeout=10)
         try:

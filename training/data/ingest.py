@@ -73,9 +73,12 @@ class IngestResult:
     accepted: pl.DataFrame
     quarantined: pl.DataFrame
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> canonical -> source
-    #: The taxonomy read with, and the skills the data named that it lacked, under the data's names.
+    #: The taxonomy read with, and the skills of the data's own labels (those it lacked, and the
+    #: aliases set aside), under the data's names.
     taxonomy: Taxonomy = field(default_factory=lambda: Taxonomy(()))
     separators: dict[str, str] = field(default_factory=dict)  # file -> how its skills column was split
+    #: Labels kept as skills of their own rather than merged by the taxonomy's aliases.
+    set_aside: tuple[normalise.SetAside, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -109,6 +112,10 @@ class IngestResult:
             "last_posted_at": last.isoformat() if isinstance(last, datetime) else None,
             "columns": self.columns,
             "skill_separators": self.separators,
+            "aliases_set_aside": [
+                {"label": s.label, "skill": s.skill, "alias_of": s.alias_of, "beside": list(s.beside)}
+                for s in self.set_aside
+            ],
         }
 
 
@@ -175,9 +182,8 @@ def _ingest(
     versions = [version_of(path) for path in files]  # before the first read of each
     scans = [_scan(index, path, columns, taxonomy, separator, limits) for index, path in enumerate(files)]
     raw = _collected(files, [scanned.frame for scanned in scans])
-    tag_ids = normalise.tag_ids(raw["_tags"].explode().drop_nulls().unique().to_list(), taxonomy)
-    labels = _labels(raw["_tags"], tag_ids)
-    verdicts = _normalised(raw, tag_ids)
+    labels = normalise.resolve_tags(_by_count(raw["_tags"]), taxonomy)
+    verdicts = _normalised(raw, labels, taxonomy)
     del raw
     verdicts = verdicts.with_columns(reason=_first_broken_rule(limits, now))
     valid = pl.col("reason").is_null()
@@ -195,7 +201,8 @@ def _ingest(
         accepted=accepted,
         quarantined=quarantined,
         columns={str(path): scanned.found for path, scanned in zip(files, scans, strict=True)},
-        taxonomy=taxonomy.with_labels(labels),
+        taxonomy=taxonomy.with_labels(labels.names),
+        set_aside=labels.set_aside,
         separators={
             str(path): str(scanned.separator)
             for path, scanned in zip(files, scans, strict=True)
@@ -286,9 +293,7 @@ def _scan(
             pl.when(posted_at.is_null()).then(posted_text).alias("_posted_text"),  # for the other layouts
             tags.alias("_tags"),
             # Only where no skill is listed; found as the rows stream by, so no text is kept.
-            normalise.extracted_skills(pl.when(untagged).then(_without_tags(text)), taxonomy).alias(
-                "_extracted"
-            ),
+            normalise.named_in(pl.when(untagged).then(_without_tags(text)), taxonomy).alias("_named"),
             pl.coalesce(rate, (low + high) / 2, low, high).alias("hourly_rate"),
             pl.any_horizontal(rate.is_nan(), low.is_nan(), high.is_nan()).alias("_rate_nan"),
             (low > high).fill_null(False).alias("_rate_inverted"),
@@ -345,21 +350,13 @@ def _blank(text: pl.Expr) -> pl.Expr:
     return text.cast(pl.String).str.replace_all(r"[\s;,\[\]'\"]", "").fill_null("") == ""
 
 
-def _labels(tags: pl.Series, tag_ids: dict[str, str | None]) -> dict[str, str]:
-    """Each skill id the tags name -> the data's most common spelling of it.
-
-    ``Taxonomy.with_labels`` keeps those of the ids the taxonomy lacks.
-    """
-    counts = tags.explode().drop_nulls().value_counts(sort=True)
-    labels: dict[str, str] = {}
-    for tag, _ in counts.iter_rows():
-        skill = tag_ids.get(tag)
-        if skill:
-            labels.setdefault(skill, tag.strip())
-    return labels
+def _by_count(tags: pl.Series) -> list[str]:
+    """The distinct tags, most common first (ties in order of their text, so that runs agree)."""
+    counts = tags.explode().drop_nulls().value_counts(name="count")
+    return counts.sort(["count", tags.name], descending=[True, False])[tags.name].to_list()
 
 
-def _normalised(raw: pl.DataFrame, tag_ids: dict[str, str | None]) -> pl.DataFrame:
+def _normalised(raw: pl.DataFrame, labels: normalise.Labels, taxonomy: Taxonomy) -> pl.DataFrame:
     """Few-valued columns mapped once per distinct value; skills from tags, else those found in text."""
     lookups = {
         name: normalise.mapped(
@@ -372,13 +369,15 @@ def _normalised(raw: pl.DataFrame, tag_ids: dict[str, str | None]) -> pl.DataFra
             ("category", normalise.plain_text, pl.String()),
         )
     }
-    listed = normalise.canonical_skills(pl.col("_tags"), tag_ids)
+    listed = normalise.canonical_skills(pl.col("_tags"), labels.ids)
+    found = labels.found(raw["_named"].explode().drop_nulls().unique().to_list(), taxonomy)
     return raw.with_columns(
         posted_at=pl.coalesce("posted_at", normalise.timestamps(pl.col("_posted_text"), pl.String())),
-        # A row with tags has nothing extracted and one without has no tags: one side is always empty.
-        skills=listed.list.concat("_extracted"),
+        # A row with tags has nothing found in its text and one without has no tags: one side is
+        # always empty.
+        skills=listed.list.concat(normalise.canonical_skills(pl.col("_named"), found)),
         **lookups,
-    ).drop("_tags", "_extracted", "_posted_text")
+    ).drop("_tags", "_named", "_posted_text")
 
 
 def _first_broken_rule(limits: Limits, now: datetime) -> pl.Expr:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
 from gigcast.names import name_key
-from gigcast.taxonomy import EXPERIENCE_LEVELS, Taxonomy
+from gigcast.taxonomy import EXPERIENCE_LEVELS, SkillInfo, Taxonomy, slugify
 from training.data.columns import Separator
 
 #: Timestamp layouts seen in exports, zoned ones converted to UTC and naive ones read as UTC.
@@ -63,9 +65,75 @@ def plain_text(text: str | None) -> str | None:
     return html.unescape(re.sub(r"<[^>]*>", " ", text)).strip() or None
 
 
-def tag_ids(tags: list[str], taxonomy: Taxonomy) -> dict[str, str | None]:
-    """Raw tag -> skill id: the taxonomy's, else the tag's own slug; None for blank tags."""
-    return {tag: taxonomy.canonical(tag) or None for tag in tags}
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A label of the data that names a taxonomy skill by an alias, kept as a skill of its own.
+
+    The data holds it apart from ``beside``, its other labels naming the same taxonomy skill: an
+    alias merging them would train that skill on their sum and answer it for each.
+    """
+
+    label: str  # the data's most common spelling of it
+    skill: str  # the skill it is: its slug
+    alias_of: str  # the taxonomy skill the alias names
+    beside: tuple[str, ...]  # the data's other labels naming ``alias_of``, most common first
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The skills a data set's tags name, as :func:`resolve_tags` reads them."""
+
+    ids: dict[str, str | None]  # raw tag -> skill id; None for blank tags
+    names: dict[str, str]  # skill id -> the data's most common spelling of it
+    set_aside: tuple[SetAside, ...] = ()
+
+    def found(self, names: Iterable[str], taxonomy: Taxonomy) -> dict[str, str | None]:
+        """Skill ids of taxonomy names found in free text: a label set aside is its own skill there too."""
+        own = {name_key(s.label): s.skill for s in self.set_aside}
+        return {name: own.get(name_key(name), taxonomy.names.get(name)) for name in names}
+
+
+def resolve_tags(tags: Sequence[str], taxonomy: Taxonomy) -> Labels:
+    """The skill of each distinct tag of a data set, ``tags`` listed most common first.
+
+    Spellings of one name (``gigcast.names.name_key``) are one label. A label maps onto the
+    taxonomy skill it names unless another label of the data names that skill too: the skill's
+    own id or display name keeps it, and a label naming it only by an alias is then a skill of
+    its own, under its slug. A label the taxonomy lacks is a skill of its own as well.
+    """
+    spellings: dict[str, list[str]] = {}  # label key -> its spellings, most common first
+    for tag in tags:
+        spellings.setdefault(name_key(tag), []).append(tag)
+    blank = spellings.pop("", [])
+    resolved = {key: taxonomy.resolve(spelt[0]) for key, spelt in spellings.items()}
+    named: dict[str, list[str]] = {}  # taxonomy skill -> keys of the labels naming it
+    for key, skill in resolved.items():
+        if skill is not None:
+            named.setdefault(skill, []).append(key)
+    taken = {s.id for s in taxonomy.skills}
+    ids: dict[str, str | None] = dict.fromkeys(blank)
+    set_aside: list[SetAside] = []
+    for key, spelt in spellings.items():
+        slug = next((slug for tag in spelt if (slug := slugify(tag))), None)
+        if (skill := resolved[key]) is not None:
+            others = [other for other in named[skill] if other != key]
+            if _kept_apart(key, others, taxonomy.get(skill)) and slug and slug not in taken:
+                beside = tuple(spellings[other][0].strip() for other in others)
+                set_aside.append(SetAside(spelt[0].strip(), slug, skill, beside))
+            else:
+                slug = skill
+        ids |= dict.fromkeys(spelt, slug)
+    names: dict[str, str] = {}
+    for tag in tags:
+        if (skill := ids[tag]) is not None:
+            names.setdefault(skill, tag.strip())
+    return Labels(ids, names, tuple(set_aside))
+
+
+def _kept_apart(key: str, others: list[str], skill: SkillInfo) -> bool:
+    """Whether the label ``key``, naming ``skill`` beside the labels ``others``, is a skill of its own."""
+    own = {name_key(skill.id), name_key(skill.display_name)}
+    return bool(others) and key not in own
 
 
 # Every row, as polars expressions.
@@ -181,16 +249,17 @@ def canonical_skills(tags: pl.Expr, ids: dict[str, str | None]) -> pl.Expr:
     return tags.list.eval(skill.drop_nulls()).list.unique(maintain_order=True).fill_null([])
 
 
-def extracted_skills(text: pl.Expr, taxonomy: Taxonomy) -> pl.Expr:
-    """Taxonomy skills named in free text (title, description), matched on word boundaries."""
+def named_in(text: pl.Expr, taxonomy: Taxonomy) -> pl.Expr:
+    """Taxonomy names found in free text (title, description), lower-cased, matched on word boundaries.
+
+    ``canonical_skills`` turns them into skills, through ``Labels.found`` once the tags are read.
+    """
     spellings = sorted(
         {name for name in taxonomy.names if len(name) >= 3 and not name.isdigit()}, key=len, reverse=True
     )
     pattern = r"(?i)\b(?:" + "|".join(re.escape(s) for s in spellings) + r")\b"
-    found = text.str.extract_all(pattern).list.eval(
-        pl.element().str.to_lowercase().replace_strict(taxonomy.names, default=None, return_dtype=pl.String)
-    )
-    return found.list.drop_nulls().list.unique(maintain_order=True).fill_null([])
+    found = text.str.extract_all(pattern).list.eval(pl.element().str.to_lowercase())
+    return found.list.unique(maintain_order=True).fill_null([])
 
 
 def slugs(text: pl.Expr) -> pl.Expr:

@@ -119,7 +119,9 @@ RATE_SIGMA = 0.35  # log-rate spread within one skill, level and country
 HOURLY_SHARE = 0.5
 RANGE_SHARE = 0.4  # hourly postings that give a min-max range instead of one rate
 SECONDARY_SHARE = 0.3  # postings that also list a second skill of the same category
-ALIAS_SHARE = 0.2  # skills written as an alias rather than the display name
+#: Skills written in another spelling of their name (its id, lower or upper case): one label still,
+#: where an alias would be another, which ingestion keeps apart from the name beside it.
+SPELLING_SHARE = 0.2
 LATE_SKILL_SHARE = 0.08  # AI skills that appear in the last fifth of the history
 MIN_RATE = Limits().min_rate  # the platform's floor, USD/h: no synthetic rate is quarantined
 WEEKS_PER_YEAR = 52.18
@@ -430,8 +432,8 @@ def _postings_of(
     ranged = hourly & (rng.random(total) < RANGE_SHARE)
     half_width = np.minimum(rates * rng.uniform(0.1, 0.4, total), rates - MIN_RATE)
 
-    names = [skill.display_name, *skill.aliases]
-    written = np.where(rng.random(total) < ALIAS_SHARE, rng.choice(names, total), skill.display_name)
+    names = [skill.display_name, skill.id, skill.display_name.lower(), skill.display_name.upper()]
+    written = np.where(rng.random(total) < SPELLING_SHARE, rng.choice(names, total), skill.display_name)
     second = rng.random(total) < SECONDARY_SHARE if peers else np.zeros(total, dtype=bool)
     peer_names = [p.display_name for p in peers]
     tags = [f"{w};{rng.choice(peer_names)}" if s else str(w) for w, s in zip(written, second, strict=True)]

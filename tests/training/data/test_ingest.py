@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gigcast.taxonomy import Taxonomy
+from gigcast.taxonomy import SkillInfo, Taxonomy
 from training.data import ingest as ingestion
 from training.data.ingest import REASONS, IngestError, ingest
 from training.data.quarantine import write_quarantine
@@ -128,6 +128,35 @@ def test_files_of_every_format_in_a_directory_are_one_union(tmp_path: Path, taxo
         "duplicate_posting_id",
     )
     assert dup["title"] == "Need a Power BI expert"
+
+
+def test_labels_the_data_holds_apart_are_skills_apart(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    rows = [
+        *({"posting_id": f"m{i}", "skills": "MySQL" if i % 2 else "mysql"} for i in range(5)),
+        *({"posting_id": f"p{i}", "skills": "PostgreSQL"} for i in range(2)),
+        {"posting_id": "t", "title": "MySQL replication and SQL tuning"},  # no tags: skills from its title
+    ]
+    path = write(tmp_path / "p.csv", [{"posted_at": "2026-11-02", "title": None, **row} for row in rows])
+    result = ingest([path], taxonomy=taxonomy, now=NOW)
+    skills = dict(result.accepted.select("posting_id", "skills").iter_rows())
+    assert skills == {
+        **{f"m{i}": ["mysql"] for i in range(5)},  # one label, however spelt
+        **{f"p{i}": ["postgresql"] for i in range(2)},
+        "t": ["mysql", "sql"],
+    }
+    data = taxonomy.get("sql").category
+    assert [result.taxonomy.get(skill) for skill in ("mysql", "postgresql")] == [
+        SkillInfo("mysql", "mysql", data),  # the most common spelling names it
+        SkillInfo("postgresql", "PostgreSQL", data),
+    ]
+    assert result.summary()["aliases_set_aside"] == [
+        {"label": "mysql", "skill": "mysql", "alias_of": "sql", "beside": ["PostgreSQL"]},
+        {"label": "PostgreSQL", "skill": "postgresql", "alias_of": "sql", "beside": ["mysql"]},
+    ]
+    alone = ingest(
+        [write(tmp_path / "alone.csv", [{"posted_at": "2026-11-02", **rows[0]}])], taxonomy=taxonomy
+    )
+    assert alone.accepted["skills"].to_list() == [["sql"]] and alone.summary()["aliases_set_aside"] == []
 
 
 def test_explicit_columns_map_an_unknown_export(tmp_path: Path, taxonomy: Taxonomy) -> None:

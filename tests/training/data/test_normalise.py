@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gigcast.names import name_key
 from gigcast.taxonomy import SkillInfo, Taxonomy, slugify
 from training.data import normalise
 from training.data.columns import Separator
@@ -63,12 +64,108 @@ def test_commas_separate_only_where_their_parts_recur(taxonomy: Taxonomy) -> Non
 
 def test_tags_map_to_taxonomy_ids_then_slugs(taxonomy: Taxonomy) -> None:
     tags = normalise.skill_tags(pl.col("x"), TEXT, Separator.SEMICOLON, taxonomy)
-    raw = ["Power BI; powerbi ; Quantum Knitting;;", None]
+    raw = ["Power BI; power-bi ; Quantum Knitting;;", None]
     distinct = [t for row in apply(raw, tags) if row for t in row]
-    ids = normalise.tag_ids(distinct, taxonomy)
-    assert ids[" powerbi "] == "microsoft-power-bi" and ids[""] is None
+    ids = normalise.resolve_tags(distinct, taxonomy).ids
+    assert ids[" power-bi "] == "microsoft-power-bi" and ids[""] is None
     got = apply(raw, normalise.canonical_skills(tags, ids))
     assert got == [["microsoft-power-bi", "quantum-knitting"], []]
+
+
+def test_one_label_alone_maps_onto_the_taxonomy_skill_it_names(taxonomy: Taxonomy) -> None:
+    labels = normalise.resolve_tags(["MySQL", "Quantum Knitting"], taxonomy)
+    assert taxonomy.resolve("MySQL") == "sql"  # an alias
+    assert labels.ids == {"MySQL": "sql", "Quantum Knitting": "quantum-knitting"}
+    assert labels.names == {"sql": "MySQL", "quantum-knitting": "Quantum Knitting"}
+    assert labels.set_aside == ()
+
+
+def test_two_labels_an_alias_would_merge_are_kept_apart(taxonomy: Taxonomy) -> None:
+    labels = normalise.resolve_tags(["mysql", " PostgreSQL", "Python"], taxonomy)
+    assert labels.ids == {"mysql": "mysql", " PostgreSQL": "postgresql", "Python": "python"}
+    assert labels.names == {"mysql": "mysql", "postgresql": "PostgreSQL", "python": "Python"}
+    assert labels.set_aside == (
+        normalise.SetAside("mysql", "mysql", "sql", ("PostgreSQL",)),
+        normalise.SetAside("PostgreSQL", "postgresql", "sql", ("mysql",)),
+    )
+
+
+def test_spellings_of_one_label_are_one_label(taxonomy: Taxonomy) -> None:
+    # most common first: the first spelling names the label, and a skill of its own takes its slug
+    labels = normalise.resolve_tags(
+        ["MySQL", "mysql ", "MY-SQL", "Quantum Knittings", "quantum knitting"], taxonomy
+    )
+    assert labels.ids == {
+        "MySQL": "sql",
+        "mysql ": "sql",
+        "MY-SQL": "my-sql",  # another name: "my sql", not "mysql"
+        "Quantum Knittings": "quantum-knittings",
+        "quantum knitting": "quantum-knittings",
+    }
+    assert labels.set_aside == ()
+
+
+def test_the_skills_own_name_wins_it_and_its_aliases_are_kept_apart(taxonomy: Taxonomy) -> None:
+    labels = normalise.resolve_tags(["mysql", "SQL", "Structured Query Language"], taxonomy)
+    assert labels.ids == {
+        "mysql": "mysql",
+        "SQL": "sql",
+        "Structured Query Language": "structured-query-language",
+    }
+    assert [(s.label, s.beside) for s in labels.set_aside] == [
+        ("mysql", ("SQL", "Structured Query Language")),
+        ("Structured Query Language", ("mysql", "SQL")),
+    ]
+    # a skill's id and its display name are both its own, however they differ
+    own = normalise.resolve_tags(["Microsoft Azure", "azure", "Azure Cloud"], taxonomy)
+    assert own.ids == {"Microsoft Azure": "azure", "azure": "azure", "Azure Cloud": "azure-cloud"}
+    assert own.names["azure"] == "Microsoft Azure"
+
+
+def test_a_label_whose_slug_another_skill_holds_stays_with_the_skill_it_names() -> None:
+    # "SQL" is an alias of databases, and "sql" the id of another skill: as a skill of its own it
+    # would be merged into that one, so it stays where the taxonomy maps it
+    taxonomy = Taxonomy(
+        [
+            SkillInfo("databases", "Databases", "data", ("SQL", "NoSQL")),
+            SkillInfo("sql", "Structured Query Language", "data"),
+        ]
+    )
+    labels = normalise.resolve_tags(["SQL", "NoSQL"], taxonomy)
+    assert labels.ids == {"SQL": "databases", "NoSQL": "nosql"}
+    assert [s.label for s in labels.set_aside] == ["NoSQL"]
+
+
+#: Names of three skills (ids, display names, aliases) and two the taxonomy lacks.
+NAMES = (
+    *("sql", "SQL", "mysql", "PostgreSQL", "database"),
+    *("azure", "Microsoft Azure", "azure cloud", "azure developer"),
+    *("Python", "python3", "Python Developer"),
+    *("Quantum Knitting", "Bread Folding"),
+)
+SPELLINGS = st.tuples(st.sampled_from(NAMES), st.sampled_from((str, str.upper, str.lower, " {} ".format)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(SPELLINGS.map(lambda spelt: spelt[1](spelt[0])), unique=True, max_size=12))
+def test_labels_share_a_skill_only_when_they_are_its_own_names(taxonomy: Taxonomy, tags: list[str]) -> None:
+    labels = normalise.resolve_tags(tags, taxonomy)
+    keys = {tag: name_key(tag) for tag in tags}
+    naming = {taxonomy.resolve(tag) for tag in tags}
+    for tag in tags:
+        skill, named = labels.ids[tag], taxonomy.resolve(tag)
+        alone = len({keys[other] for other in tags if taxonomy.resolve(other) == named}) == 1
+        own = keys[tag] in {name_key(named), name_key(taxonomy.get(named).display_name)} if named else False
+        # onto the taxonomy's skill when the label is the only one naming it or is its own name
+        assert skill == (named if named and (alone or own) else slugify(tag)), tag
+        assert skill not in naming - {named}  # never onto another taxonomy skill
+        for other in tags:
+            if labels.ids[other] == skill and keys[other] != keys[tag]:  # two labels, one skill:
+                assert skill == named and own  # only the skill's own names
+    assert set(labels.names) == set(labels.ids.values())
+    assert {s.label for s in labels.set_aside} == {
+        labels.names[skill] for tag, skill in labels.ids.items() if taxonomy.resolve(tag) not in (skill, None)
+    }
 
 
 def test_skills_in_titles_match_on_word_boundaries(taxonomy: Taxonomy) -> None:
@@ -78,13 +175,26 @@ def test_skills_in_titles_match_on_word_boundaries(taxonomy: Taxonomy) -> None:
         "Prompt engineering + RAG pipeline",
         None,
     ]
-    got = apply(titles, normalise.extracted_skills(pl.col("x"), taxonomy))
-    assert got == [
+    named = normalise.named_in(pl.col("x"), taxonomy)
+    assert apply(titles, named) == [["power bi", "dashboard"], [], ["prompt engineering", "rag pipeline"], []]
+    found = normalise.resolve_tags([], taxonomy).found(
+        ["power bi", "dashboard", "prompt engineering", "rag pipeline"], taxonomy
+    )
+    assert apply(titles, normalise.canonical_skills(named, found)) == [
         ["microsoft-power-bi", "data-visualization"],
         [],
         ["prompt-engineering", "rag-development"],
         [],
     ]
+
+
+def test_a_label_set_aside_is_its_own_skill_in_free_text_too(taxonomy: Taxonomy) -> None:
+    labels = normalise.resolve_tags(["MySQL", "PostgreSQL"], taxonomy)
+    assert labels.found(["mysql", "sql", "database"], taxonomy) == {
+        "mysql": "mysql",
+        "sql": "sql",
+        "database": "sql",
+    }
 
 
 def test_numbers_tell_absent_from_broken() -> None:
