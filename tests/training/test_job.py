@@ -97,6 +97,18 @@ def test_a_store_reads_what_changed_and_forecasts_as_a_full_read_does(
         pl.col("posted_at").str.to_datetime(time_zone="UTC")  # a database keeps times as times
     )
     last_week = market["posted_at"].max().replace(hour=0, minute=0, second=0) - timedelta(days=6)  # type: ignore[union-attr]
+    # two aliases of one skill that the data holds apart, and newer weeks that name only one
+    row = pl.int_range(pl.len())
+    market = market.with_columns(
+        skills=pl.when(row % 7 == 0)
+        .then(pl.lit("MySQL"))
+        .when(
+            (row % 11 == 0)
+            & pl.col("posted_at").is_between(last_week - timedelta(weeks=12), last_week - timedelta(weeks=3))
+        )
+        .then(pl.lit("PostgreSQL"))
+        .otherwise("skills")
+    )
     earlier, late = (
         market.filter(pl.col("posted_at") < last_week),
         market.filter(pl.col("posted_at") >= last_week),
@@ -137,6 +149,7 @@ def test_a_store_reads_what_changed_and_forecasts_as_a_full_read_does(
 
     full = run_job(replace(config, store=None))
     assert full.ingested.rows == held
+    assert {"mysql", "postgresql"} <= set(second.trained.bundle.skills["skill"])
     assert second.trained.bundle.manifest.postings_per_week == full.trained.bundle.manifest.postings_per_week
     for table in ("demand", "demand_totals", "rates", "rate_cells", "premiums", "skills"):
         # the same rows in another order: sums may differ in their last bits, nothing more
