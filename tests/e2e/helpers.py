@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +206,19 @@ def until(check: Callable[[], bool], seconds: float) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def wait_for_http(url: str, server: subprocess.Popen[bytes], log: Path, seconds: float = 120) -> None:
+    """Return once ``url`` answers; fail with the end of ``log`` if ``server`` stops or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            up = server.poll() is None and time.monotonic() < deadline
+            assert up, f"{url} did not answer:\n{log.read_text(errors='replace')[-4000:]}"
+            time.sleep(0.2)
 
 
 def in_group(pgid: int) -> set[int]:

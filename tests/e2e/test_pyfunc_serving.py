@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pandas as pd
 
 from gigcast.bundle import BUNDLE_ARTIFACT, write_bundle
 from gigcast.pyfunc import MODEL_CODE, OUTPUTS, signature
-from tests.e2e.helpers import BIN, command
+from tests.e2e.helpers import BIN, command, wait_for_http
 from tests.serving import free_port
 from training.pipeline import Trained
 
@@ -43,15 +42,7 @@ def scoring_server(model: Path, folder: Path) -> Iterator[str]:
         )
     address = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{address}/ping", timeout=2)
-                break
-            except OSError:
-                up = server.poll() is None and time.monotonic() < deadline
-                assert up, f"mlflow models serve did not start:\n{log.read_text(errors='replace')[-4000:]}"
-                time.sleep(0.2)
+        wait_for_http(f"{address}/ping", server, log)
         yield address
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -13,8 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gigcast.v1 import forecast_pb2 as pb
 from gigcast.v1 import forecast_pb2_grpc as pb_grpc
 from tests.conftest import register
-from tests.e2e.helpers import Market, command, in_group, serving, small_market, until, wait_for
+from tests.e2e.helpers import Market, command, in_group, serving, small_market, until, wait_for, wait_for_http
 from tests.serving import free_port
 from training.pipeline import Trained
 
@@ -83,15 +81,7 @@ def mlflow_server(folder: Path, backend_store_uri: str) -> Iterator[Registry]:
         )
     registry = Registry(server, f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{registry.uri}/health", timeout=2)
-                break
-            except OSError:
-                up = server.poll() is None and time.monotonic() < deadline
-                assert up, f"mlflow server did not start:\n{log.read_text(errors='replace')[-4000:]}"
-                time.sleep(0.5)
+        wait_for_http(f"{registry.uri}/health", server, log)
         yield registry
     finally:
         if registry.stop():
