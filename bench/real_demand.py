@@ -14,7 +14,11 @@ Synthetic: ``synthesize(skills=30, weeks=60, end=2026-03-29)`` with no postings 
 for 21 days; gigcast trains on the weeks before 2026-03-02 and the 4 weeks from it are scored
 against the market's truth: the share of skills whose mean p50 over weeks 1-4 is more than 10%
 off the truth's mean (too low, too high) and the median MASE. The peers get the postings gigcast
-accepted, counted by week with weeks without postings as zeros (as ``bench/accuracy.py``).
+accepted, counted by week with weeks without postings as zeros (as ``bench/accuracy.py``). For
+reference, what counting noise alone allows: the share of skills whose last 13 collected weeks
+outside the year end hold over 10% more or fewer postings than the truth expected there (a
+forecast told each skill's growth and season, reading only its level from those weeks, would be
+that far off).
 ``--deep``: the same market with the postings of its two year-end weeks thinned to ``--keep``
 (the synthetic market's holiday dip is fixed, with no parameter to deepen it).
 
@@ -48,6 +52,7 @@ from training.data.ingest import ingest
 from training.data.panels import WEEK, collection_gaps, complete_window, demand_panel, week_of, within
 from training.data.synth import Outage, synthesize
 from training.forecasting.backtest import mase_scale
+from training.forecasting.calendar import holiday_of
 from training.pipeline import TrainConfig, train
 
 ELANCE_FILE = "elance-2012-2013-postings.csv"
@@ -56,6 +61,7 @@ SYNTH_END, SYNTH_CUT = date(2026, 3, 29), date(2026, 3, 2)
 SYNTH_OUTAGE = Outage(start=date(2026, 1, 5), days=21)
 YEAR_END = (date(2025, 12, 22), date(2026, 1, 4))  # the market's two year-end weeks, Monday to Sunday
 OFF = 0.10  # a forecast this far from the truth's level, either way, is off
+ORACLE_WEEKS = 13  # weeks the counting-noise reference reads each skill's level from
 NAIVE = "Naive"
 
 
@@ -355,6 +361,11 @@ def synthetic(options: argparse.Namespace, seed: int, *, keep: float | None) -> 
     print(f"{'model':<22} {'weeks':>5} {'off >10%':>9} {'low':>6} {'high':>6} {'MASE med':>9} {'/naive':>11}")
     for model, off, low, high, mase, ratio, weeks_scored in totals.iter_rows():
         print(f"{model:<22} {weeks_scored:5d} {off:9.2f} {low:6.2f} {high:6.2f} {mase:9.3f} {ratio:10.2f}x")
+    print(
+        f"counting noise alone: the truth's own course, its level read from each skill's last "
+        f"{ORACLE_WEEKS} collected weeks outside the year end, is off >10% for "
+        f"{counting_noise_off(counted):.2f} of skills"
+    )
     others = totals.filter(pl.col("model") != "gigcast")
     gigcast = totals.filter(pl.col("model") == "gigcast").row(0, named=True)
     name = "deep" if keep is not None else "synthetic"
@@ -362,6 +373,25 @@ def synthetic(options: argparse.Namespace, seed: int, *, keep: float | None) -> 
         best = others.sort(column).row(0, named=True)
         peer = f"best peer ({best['model']})"
         record("demand", f"{name} seed {seed}: {figure}", gigcast[column], "", peer, best[column])
+
+
+def counting_noise_off(counted: pl.DataFrame) -> float:
+    """The share of skills whose postings over their last ``ORACLE_WEEKS`` collected weeks outside
+    the year end are more than ``OFF`` from the truth's expected postings there: how far off a
+    forecast that knew each skill's growth and season exactly, and read only its level from those
+    weeks, would be."""
+    ordinary = counted.filter(
+        pl.col(WEEK).map_elements(lambda w: holiday_of(w) is None, return_dtype=pl.Boolean)
+    )
+    last = (
+        ordinary.sort(WEEK)
+        .group_by("skill")
+        .agg(
+            ratio=pl.col("value").tail(ORACLE_WEEKS).sum()
+            / pl.col("expected_postings").tail(ORACLE_WEEKS).sum()
+        )
+    )
+    return float(((last["ratio"] - 1).abs() > OFF).mean())
 
 
 def main() -> None:

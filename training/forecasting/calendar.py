@@ -55,6 +55,11 @@ class Calendar:
             return self.holidays[holiday]
         return self.season.get(week.isocalendar().week, 0.0)
 
+    def knows(self, week: date) -> bool:
+        """Whether the effect of ``week`` is measured: an ordinary week, or a holiday seen before."""
+        holiday = holiday_of(week)
+        return holiday is None or holiday in self.holidays
+
     def effects(self, weeks: list[date]) -> np.ndarray:
         return np.array([self.effect(week) for week in weeks], dtype=float)
 

@@ -43,6 +43,7 @@ class Model(StrEnum):
     CROSTON = "CrostonOptimized"
     ENSEMBLE = "Median"  # the median of a series' best candidates
     UNTESTED = "untested"  # the robust default of a series too short for any backtest
+    ON_MARKET = "OnMarket"  # near weeks no fold judges: the choice moved to the market's level
 
 
 #: Weeks the robust default averages, for a series too short for any backtest.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,8 +24,8 @@ import polars as pl
 
 from gigcast.bundle import Target
 from training.forecasting import backtest
-from training.forecasting.backtest import BUCKETS, Fold, folds, screening
-from training.forecasting.calendar import Calendar
+from training.forecasting.backtest import BACKS, BUCKETS, MIN_TRAIN, Fold, folds, screening
+from training.forecasting.calendar import Calendar, holiday_of
 from training.forecasting.candidates import (
     CLEAR_WIN,
     COSTLY,
@@ -39,9 +39,17 @@ from training.forecasting.candidates import (
     ensemble_name,
     robust_default,
 )
-from training.forecasting.series import Series, backward, forward, spread_unit
+from training.forecasting.series import Series, backward, forward, level_of_counts, spread_unit
 
 WEIGHTED = "weighted"  # the key of the score over every bucket a series was tested in
+NEAR = BUCKETS[0]  # the weeks the recent level decides
+#: what ``near_apart`` adds to a choice's name, as a pattern
+NEAR_APART = rf", weeks {NEAR.first}-{NEAR.last}: .*$"
+
+
+def near_apart(name: str, near: str) -> str:
+    """The name of choice ``name`` whose near weeks ``near`` forecasts: ``Median(…), weeks 1-4: Naive``."""
+    return f"{name}, weeks {NEAR.first}-{NEAR.last}: {near}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class Plan:
     horizon: int
     end: date  # Monday of the data's last week
     calendars: dict[date, Calendar]  # by the first week forecast: the demand calendar known before it
+    #: by the first week forecast: each candidate's forecast of the market's postings, model scale
+    market: dict[date, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def first_week(self) -> date:
@@ -71,6 +81,7 @@ class FoldResult:
     predicted: np.ndarray  # model scale
     spread: float  # spread unit of the fold's training weeks, model scale
     mase_scale: float  # what MASE divides by, original scale
+    ordinary: bool  # whether the fold trains up to an ordinary week, as the served forecast does
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,7 @@ def race(chunk: list[Series], plan: Plan) -> list[SeriesFit]:
 def _race_target(group: list[Series], target: Target, plan: Plan) -> list[SeriesFit]:
     models = candidates(target)
     tests = [folds(s.weeks, end=plan.end, horizon=plan.horizon) for s in group]
-    scorers = [_Scorer(series, tested) for series, tested in zip(group, tests, strict=True)]
+    scorers = [_Scorer(series, tested, plan) for series, tested in zip(group, tests, strict=True)]
     # predictions[i][back][model]: model-scale forecast of the weeks scored at that fold
     predictions: list[dict[int, dict[str, np.ndarray]]] = [{} for _ in group]
     first = [{fold.back: models for fold in screening(tested)} for tested in tests]
@@ -121,15 +132,15 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
 
     fits = []
     finals: dict[str, list[int]] = {}
-    chosen: list[tuple[str, list[str], Backtest | None]] = []
+    chosen: list[_Choice] = []
     for i, scorer in enumerate(scorers):
         if not tests[i]:
-            chosen.append((Model.UNTESTED, [Model.UNTESTED], None))
+            chosen.append(_Choice(Model.UNTESTED, [Model.UNTESTED], [Model.UNTESTED], None))
             finals.setdefault(Model.UNTESTED, []).append(i)
             continue
-        name, members, result = _choose(scorer, predictions[i], [repr(m) for m in kept[i]])
-        chosen.append((name, members, result))
-        for member in members:
+        choice = _choose(scorer, predictions[i], [repr(m) for m in kept[i]], series=group[i], plan=plan)
+        chosen.append(choice)
+        for member in {*choice.members, *choice.near} - {Model.ON_MARKET}:
             finals.setdefault(member, []).append(i)
 
     final: dict[tuple[int, str], np.ndarray] = {}
@@ -144,12 +155,18 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
         )
         for i, forecast in forecasts.items():
             final[(i, alias)] = forecast[alias]
+    for i, choice in enumerate(chosen):
+        if Model.ON_MARKET in choice.near:
+            members = {m: final[(i, m)] for m in choice.members}
+            moved = on_market(members, choice.members, plan.market.get(plan.first_week, {}))
+            final[(i, Model.ON_MARKET)] = _median(members, choice.members) if moved is None else moved
 
     for i, series in enumerate(group):
-        name, members, result = chosen[i]
-        point = np.median(np.vstack([final[(i, m)] for m in members]), axis=0)
+        choice = chosen[i]
+        own = {m: final[(i, m)] for m in {*choice.members, *choice.near}}
+        point = choice.combined(_median(own, choice.near), _median(own, choice.members))
         y = forward(np.asarray(series.values, dtype=float), target)
-        fits.append(SeriesFit(series.skill, target, str(name), point, spread_unit(y), result))
+        fits.append(SeriesFit(series.skill, target, str(choice.name), point, spread_unit(y), choice.backtest))
     return fits
 
 
@@ -223,7 +240,10 @@ def forecast_weeks(
         for (key,), part in out.partition_by("unique_id", as_dict=True).items():
             aligned = grid.join(part, on="ds", how="left")  # in week order, NaN where a week is missing
             for model in chosen:
-                results[int(str(key))][repr(model)] = aligned[repr(model)].fill_null(np.nan).to_numpy()
+                forecast = aligned[repr(model)].fill_null(np.nan).to_numpy()
+                results[int(str(key))][repr(model)] = (
+                    level_of_counts(forecast) if series[int(str(key))].target == Target.DEMAND else forecast
+                )
     return results
 
 
@@ -246,9 +266,14 @@ def _effects(calendar: Calendar, weeks: list[date]) -> pl.DataFrame:
 
 
 class _Scorer:
-    """A series' backtest folds, ready to score forecasts of them: MASE per bucket and over all."""
+    """A series' backtest folds, ready to score forecasts of them: MASE per bucket and over all.
 
-    def __init__(self, series: Series, tested: list[Fold]) -> None:
+    A demand fold scores no holiday week whose holiday its calendar has not measured (the first
+    year end in the data): no candidate can know the dip, and scoring it would reward the one
+    that happens to sit low.
+    """
+
+    def __init__(self, series: Series, tested: list[Fold], plan: Plan) -> None:
         self.target = series.target
         values = np.asarray(series.values, dtype=float)
         self.observed = dict(zip(series.weeks, values, strict=True))
@@ -260,10 +285,20 @@ class _Scorer:
             if not scale > 0:  # a flat stretch to train on cannot scale errors: the fold says nothing
                 continue
             weeks = [fold.cut + timedelta(weeks=k) for k in range(fold.steps)]
-            seen = [k for k, w in enumerate(weeks) if w in self.observed]
+            calendar = plan.calendar(series.target, fold.cut)
+            rate = series.target == Target.RATE  # a rate has no holiday dip to know
+            seen = [k for k, w in enumerate(weeks) if w in self.observed and (rate or calendar.knows(w))]
+            if not seen:
+                continue
             self.frames.append(
                 (fold, scale, spread_unit(y[:train]), [weeks[k] for k in seen], np.array(seen))
             )
+
+    def ordinary_origin(self, back: int) -> bool:
+        """Whether the fold ``back`` trains up to an ordinary week: observed, and no holiday."""
+        cuts = [fold.cut for fold, *_ in self.frames if fold.back == back]
+        origin = cuts[0] - timedelta(weeks=1) if cuts else None
+        return origin in self.observed and holiday_of(origin) is None
 
     def score(self, forecasts: dict[int, np.ndarray]) -> tuple[dict[str, float], list[FoldResult]]:
         """Scores of forecasts by fold (``back``), on the folds among them that can be scored."""
@@ -279,7 +314,8 @@ class _Scorer:
                 inside = (seen >= bucket.first - 1) & (seen <= bucket.last - 1)
                 if inside.any():
                     errors.setdefault(bucket.name, []).append(float(np.mean(gap[inside])))
-            results.append(FoldResult(fold.back, weeks, seen + 1, actual, predicted, spread, scale))
+            ordinary = self.ordinary_origin(fold.back)
+            results.append(FoldResult(fold.back, weeks, seen + 1, actual, predicted, spread, scale, ordinary))
         scores = {bucket: float(np.mean(values)) for bucket, values in errors.items()}
         # NaN when any fold failed, or when no fold could be scored
         scores[WEIGHTED] = float(np.mean(list(scores.values()))) if scores else math.nan
@@ -304,10 +340,30 @@ def _kept(scorer: _Scorer, predictions: dict[int, dict[str, np.ndarray]], models
     return [m for m in models if repr(m) not in COSTLY or weighted[repr(m)] <= bars[repr(m)]]
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """What forecasts a series: the median of ``members``, and in the NEAR weeks that of ``near``."""
+
+    name: str
+    members: list[str]
+    near: list[str]
+    backtest: Backtest | None
+
+    def combined(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """The forecast from the medians of ``near`` and ``members``, arrays of the same weeks from week 1."""
+        return np.where(np.arange(1, far.size + 1) <= NEAR.last, near, far)
+
+
 def _choose(
-    scorer: _Scorer, predictions: dict[int, dict[str, np.ndarray]], names: list[str]
-) -> tuple[str, list[str], Backtest | None]:
-    """The median of the best few of ``names`` by the weighted bucket MASE, unless one clearly beats it.
+    scorer: _Scorer,
+    predictions: dict[int, dict[str, np.ndarray]],
+    names: list[str],
+    *,
+    series: Series,
+    plan: Plan,
+) -> _Choice:
+    """The median of the best few of ``names`` by the weighted bucket MASE, unless one clearly beats it;
+    for the near weeks of demand, what ``_near`` finds.
 
     Picking one model per series from a few folds picks noise as often as skill; the median of
     the best three is steadier. A single candidate replaces it only with a MASE below
@@ -323,21 +379,104 @@ def _choose(
         (n for n in names if math.isfinite(scores[n][WEIGHTED])), key=lambda n: scores[n][WEIGHTED]
     )
     if not ranked:  # every candidate failed at some fold
-        return Model.UNTESTED, [Model.UNTESTED], None
+        return _Choice(Model.UNTESTED, [Model.UNTESTED], [Model.UNTESTED], None)
     screened_out = frozenset(scores) - set(names)
-    best = ranked[0]
+    name, members = ranked[0], ranked[:1]
     if len(ranked) >= ENSEMBLE_SIZE:
-        members = ranked[:ENSEMBLE_SIZE]
-        median = {
-            back: np.median(np.vstack([p[m] for m in members]), axis=0) for back, p in predictions.items()
-        }
-        scores[Model.ENSEMBLE], outcomes[Model.ENSEMBLE] = scorer.score(median)
+        ensemble = ranked[:ENSEMBLE_SIZE]
+        scores[Model.ENSEMBLE], outcomes[Model.ENSEMBLE] = scorer.score(
+            {back: _median(p, ensemble) for back, p in predictions.items()}
+        )
         clear = (
-            len(scorer.frames) > 1 and scores[best][WEIGHTED] < CLEAR_WIN * scores[Model.ENSEMBLE][WEIGHTED]
+            len(scorer.frames) > 1 and scores[name][WEIGHTED] < CLEAR_WIN * scores[Model.ENSEMBLE][WEIGHTED]
         )
         if not clear:
-            ensemble = Backtest(
-                Model.ENSEMBLE, outcomes[Model.ENSEMBLE], scores, len(predictions), screened_out
-            )
-            return ensemble_name(members), members, ensemble
-    return best, [best], Backtest(best, outcomes[best], scores, len(predictions), screened_out)
+            name, members = ensemble_name(ensemble), ensemble
+    choice = _Choice(name, members, members, None)
+    key = Model.ENSEMBLE if len(members) > 1 else name  # the winner's key in ``scores``
+    if series.target == Target.DEMAND:
+        choice = _near(scorer, predictions, ranked, choice, series=series, plan=plan)
+    if choice.near != members:
+        key = choice.name
+        served = {
+            back: choice.combined(_median(p, choice.near), _median(p, members))
+            for back, p in predictions.items()
+        }
+        scores[key], outcomes[key] = scorer.score(served)
+    backtest = Backtest(key, outcomes[key], scores, len(predictions), screened_out)
+    return replace(choice, backtest=backtest)
+
+
+def _median(forecasts: dict[str, np.ndarray], members: list[str]) -> np.ndarray:
+    median: np.ndarray = np.median(np.vstack([forecasts[m] for m in members]), axis=0)
+    return median
+
+
+def _near(
+    scorer: _Scorer,
+    predictions: dict[int, dict[str, np.ndarray]],
+    ranked: list[str],
+    choice: _Choice,
+    *,
+    series: Series,
+    plan: Plan,
+) -> _Choice:
+    """``choice``, with what forecasts its near weeks of demand.
+
+    Only folds whose last training week is an ordinary one, as the served forecast's is, judge
+    the near weeks: with two of them or more, one candidate replaces the choice there when it
+    clearly beats it. With none, the near weeks are the choice moved to the market's own level
+    (``on_market``), added to ``predictions`` as ``Model.ON_MARKET``.
+    """
+    ordinary = [back for back in predictions if scorer.ordinary_origin(back)]
+    if not ordinary:
+        for back, forecasts in predictions.items():
+            market = plan.market.get(plan.end - timedelta(weeks=back - 1), {})
+            moved = on_market(forecasts, choice.members, market)
+            if moved is None:
+                return choice
+            forecasts[Model.ON_MARKET] = moved
+        return replace(choice, name=near_apart(choice.name, Model.ON_MARKET), near=[Model.ON_MARKET])
+
+    def near_score(names: list[str]) -> float:
+        score = scorer.score({back: _median(predictions[back], names) for back in ordinary})[0].get(NEAR.name)
+        return score if score is not None and math.isfinite(score) else math.inf
+
+    best = min(ranked, key=lambda n: near_score([n]))
+    if len(ordinary) > 1 and near_score([best]) < CLEAR_WIN * near_score(choice.members):
+        return replace(choice, name=near_apart(choice.name, best), near=[best])
+    return choice
+
+
+def on_market(
+    forecasts: dict[str, np.ndarray], members: list[str], market: dict[str, np.ndarray]
+) -> np.ndarray | None:
+    """The median of ``members``' forecasts, each moved by as far as it misses the market's level.
+
+    The market's level is its "same as last week" (``market``, each candidate's forecast of the
+    market's postings over the same weeks): a dip, a gap or a rebound the whole market went through
+    at once moves every member of every skill the same way, and is taken out here, while what
+    the member says of the skill's own course stays. None when the market was not forecast.
+    """
+    known = [market.get(m) for m in (Model.NAIVE, *members)]
+    if any(forecast is None or not np.isfinite(forecast).all() for forecast in known):
+        return None
+    return _median({m: forecasts[m] + market[Model.NAIVE] - market[m] for m in members}, members)
+
+
+def market_forecasts(market: Series, plan: Plan) -> dict[date, dict[str, np.ndarray]]:
+    """Every demand candidate's forecast of the market's postings from each fold's first week and
+    from the first week served, as far as ``plan`` forecasts there: what ``on_market`` reads."""
+    firsts = {plan.end - timedelta(weeks=back - 1): min(back, plan.horizon) for back in BACKS}
+    firsts[plan.first_week] = plan.horizon
+    found = {}
+    for first, steps in firsts.items():
+        if sum(week < first for week in market.weeks) >= MIN_TRAIN:
+            found[first] = forecast_weeks(
+                {0: market},
+                candidates(Target.DEMAND),
+                first=first,
+                steps=steps,
+                calendar=plan.calendar(Target.DEMAND, first),
+            )[0]
+    return found
