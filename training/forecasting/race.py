@@ -140,7 +140,7 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
             continue
         choice = _choose(scorer, predictions[i], [repr(m) for m in kept[i]], series=group[i], plan=plan)
         chosen.append(choice)
-        for member in {*choice.members, *choice.near} - {Model.ON_MARKET}:
+        for member in {*choice.members, *choice.near, *choice.moved} - {Model.ON_MARKET}:
             finals.setdefault(member, []).append(i)
 
     final: dict[tuple[int, str], np.ndarray] = {}
@@ -157,9 +157,9 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
             final[(i, alias)] = forecast[alias]
     for i, choice in enumerate(chosen):
         if Model.ON_MARKET in choice.near:
-            members = {m: final[(i, m)] for m in choice.members}
-            moved = on_market(members, choice.members, plan.market.get(plan.first_week, {}))
-            final[(i, Model.ON_MARKET)] = _median(members, choice.members) if moved is None else moved
+            own = {m: final[(i, m)] for m in {*choice.members, *choice.moved}}
+            moved = on_market(own, choice.moved, plan.market.get(plan.first_week, {}))
+            final[(i, Model.ON_MARKET)] = _median(own, choice.members) if moved is None else moved
 
     for i, series in enumerate(group):
         choice = chosen[i]
@@ -342,12 +342,14 @@ def _kept(scorer: _Scorer, predictions: dict[int, dict[str, np.ndarray]], models
 
 @dataclass(frozen=True)
 class _Choice:
-    """What forecasts a series: the median of ``members``, and in the NEAR weeks that of ``near``."""
+    """What forecasts a series: the median of ``members``, and in the NEAR weeks that of ``near``;
+    ``Model.ON_MARKET`` there is the median of ``moved``, each moved to the market's level."""
 
     name: str
     members: list[str]
     near: list[str]
     backtest: Backtest | None
+    moved: list[str] = field(default_factory=list)
 
     def combined(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
         """The forecast from the medians of ``near`` and ``members``, arrays of the same weeks from week 1."""
@@ -425,18 +427,20 @@ def _near(
 
     Only folds whose last training week is an ordinary one, as the served forecast's is, judge
     the near weeks: with two of them or more, one candidate replaces the choice there when it
-    clearly beats it. With none, the near weeks are the choice moved to the market's own level
+    clearly beats it. With none, the choice itself rests on folds cut on a holiday or a gap: the
+    near weeks are the median of every candidate that raced, each moved to the market's own level
     (``on_market``), added to ``predictions`` as ``Model.ON_MARKET``.
     """
     ordinary = [back for back in predictions if scorer.ordinary_origin(back)]
     if not ordinary:
         for back, forecasts in predictions.items():
             market = plan.market.get(plan.end - timedelta(weeks=back - 1), {})
-            moved = on_market(forecasts, choice.members, market)
+            moved = on_market(forecasts, ranked, market)
             if moved is None:
                 return choice
             forecasts[Model.ON_MARKET] = moved
-        return replace(choice, name=near_apart(choice.name, Model.ON_MARKET), near=[Model.ON_MARKET])
+        name = near_apart(choice.name, Model.ON_MARKET)
+        return replace(choice, name=name, near=[Model.ON_MARKET], moved=ranked)
 
     def near_score(names: list[str]) -> float:
         score = scorer.score({back: _median(predictions[back], names) for back in ordinary})[0].get(NEAR.name)
@@ -456,12 +460,18 @@ def on_market(
     The market's level is its "same as last week" (``market``, each candidate's forecast of the
     market's postings over the same weeks): a dip, a gap or a rebound the whole market went through
     at once moves every member of every skill the same way, and is taken out here, while what
-    the member says of the skill's own course stays. None when the market was not forecast.
+    the member says of the skill's own course stays. Members without a whole forecast of the
+    series and of the market are left out; None when none is left.
     """
-    known = [market.get(m) for m in (Model.NAIVE, *members)]
-    if any(forecast is None or not np.isfinite(forecast).all() for forecast in known):
+    level = market.get(Model.NAIVE)
+    if level is None or not np.isfinite(level).all():
         return None
-    return _median({m: forecasts[m] + market[Model.NAIVE] - market[m] for m in members}, members)
+    whole = [
+        m for m in members if m in market and np.isfinite(market[m]).all() and np.isfinite(forecasts[m]).all()
+    ]
+    if not whole:
+        return None
+    return _median({m: forecasts[m] + level - market[m] for m in whole}, whole)
 
 
 def market_forecasts(market: Series, plan: Plan) -> dict[date, dict[str, np.ndarray]]:
