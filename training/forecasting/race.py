@@ -279,6 +279,8 @@ class _Scorer:
         self.observed = dict(zip(series.weeks, values, strict=True))
         y = forward(values, series.target)
         self.frames = []
+        # by fold: whether it trains up to an ordinary week (observed, no holiday), as the served one does
+        self.ordinary: dict[int, bool] = {}
         for fold in tested:
             train = sum(w < fold.cut for w in series.weeks)
             scale = backtest.mase_scale(values[:train])
@@ -293,12 +295,8 @@ class _Scorer:
             self.frames.append(
                 (fold, scale, spread_unit(y[:train]), [weeks[k] for k in seen], np.array(seen))
             )
-
-    def ordinary_origin(self, back: int) -> bool:
-        """Whether the fold ``back`` trains up to an ordinary week: observed, and no holiday."""
-        cuts = [fold.cut for fold, *_ in self.frames if fold.back == back]
-        origin = cuts[0] - timedelta(weeks=1) if cuts else None
-        return origin in self.observed and holiday_of(origin) is None
+            origin = fold.cut - timedelta(weeks=1)
+            self.ordinary[fold.back] = origin in self.observed and holiday_of(origin) is None
 
     def score(self, forecasts: dict[int, np.ndarray]) -> tuple[dict[str, float], list[FoldResult]]:
         """Scores of forecasts by fold (``back``), on the folds among them that can be scored."""
@@ -314,7 +312,7 @@ class _Scorer:
                 inside = (seen >= bucket.first - 1) & (seen <= bucket.last - 1)
                 if inside.any():
                     errors.setdefault(bucket.name, []).append(float(np.mean(gap[inside])))
-            ordinary = self.ordinary_origin(fold.back)
+            ordinary = self.ordinary[fold.back]
             results.append(FoldResult(fold.back, weeks, seen + 1, actual, predicted, spread, scale, ordinary))
         scores = {bucket: float(np.mean(values)) for bucket, values in errors.items()}
         # NaN when any fold failed, or when no fold could be scored
@@ -431,7 +429,7 @@ def _near(
     near weeks are the median of every candidate that raced, each moved to the market's own level
     (``on_market``), added to ``predictions`` as ``Model.ON_MARKET``.
     """
-    ordinary = [back for back in predictions if scorer.ordinary_origin(back)]
+    ordinary = [back for back in predictions if scorer.ordinary.get(back, False)]
     if not ordinary:
         for back, forecasts in predictions.items():
             market = plan.market.get(plan.end - timedelta(weeks=back - 1), {})
