@@ -11,7 +11,13 @@ Per bucket, gigcast's gap to the best of them comes with a 95% bootstrap interva
 A second scenario is short and broken: ``--short-weeks`` weeks across a year end with one week
 half collected, asked ``--short-ahead`` weeks ahead, scored against "same as last week".
 
-Usage: python bench/accuracy.py [--skills 100] [--weeks 156] [--ahead 26] [--seeds 7 8] [--workers 2]
+Coverage is also shown by series kind: by how many values a week a series had over its last 13
+weeks (postings for demand, hourly rates for rates) and by its age at the cut; and gigcast's bias
+over the next 13 weeks by age. ``--share 0.1`` keeps a tenth of the postings: a small platform.
+``--launches 0.6 --ahead 13`` launches more AI skills near the cut: up to 21 weeks old there.
+
+Usage: python bench/accuracy.py [--skills 100] [--weeks 156] [--ahead 26] [--seeds 7 8] [--share 1.0]
+       [--launches 0.08] [--workers 2]
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +38,9 @@ from summary import record
 from gigcast.taxonomy import load_taxonomy
 from training.data.ingest import ingest
 from training.data.panels import demand_panel, rate_observations, rate_panel, within
-from training.data.synth import Outage, synthesize
+from training.data.synth import LATE_SKILL_SHARE, Outage, synthesize
 from training.forecasting.backtest import BUCKETS, mase_scale
+from training.forecasting.calibrate import VOLUME_EDGES, VOLUME_WEEKS
 from training.forecasting.candidates import Model, ProphetModel
 from training.pipeline import TrainConfig, train
 
@@ -40,6 +48,7 @@ END = date(2026, 11, 22)
 GIGCAST = "gigcast"
 CHECK_WEEKS = (1, 4, 13, 26)
 MOVE_WEEKS = 12
+AGE_EDGES = (26, 52)  # age buckets: weeks from a skill's first posting to the cut
 
 
 @dataclass(frozen=True)
@@ -53,19 +62,36 @@ class Split:
 
 
 def split_market(
-    *, skills: int, weeks: int, ahead: int, seed: int, end: date, outage: Outage | None = None
+    *,
+    skills: int,
+    weeks: int,
+    ahead: int,
+    seed: int,
+    end: date,
+    outage: Outage | None = None,
+    share: float = 1.0,
+    launches: float = LATE_SKILL_SHARE,
 ) -> Split:
+    """The market cut at ``ahead`` weeks before ``end``; ``share`` < 1 keeps that share of its
+    postings, drawn at random: a smaller platform in the same market."""
     market = synthesize(
-        skills=skills, weeks=weeks + ahead, end=end, seed=seed, outages=[outage] if outage else []
+        skills=skills,
+        weeks=weeks + ahead,
+        end=end,
+        seed=seed,
+        outages=[outage] if outage else [],
+        launches=launches,
     )
+    postings = market.postings if share >= 1 else market.postings.sample(fraction=share, seed=seed)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "postings.parquet"
-        market.postings.write_parquet(path)
+        postings.write_parquet(path)
         accepted = ingest([path], taxonomy=load_taxonomy()).accepted
     first_future = end - timedelta(days=6) - timedelta(weeks=ahead - 1)
     start = first_future - timedelta(weeks=weeks)
     seen = within(accepted, start, first_future - timedelta(weeks=1))
-    return Split(seen, within(accepted, first_future, end), market.truth, first_future)
+    truth = market.truth.with_columns(pl.col("expected_postings") * min(share, 1.0))
+    return Split(seen, within(accepted, first_future, end), truth, first_future)
 
 
 def panels(split: Split) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
@@ -219,6 +245,87 @@ def scoreboard(
     return board.sort(pl.col("model") != GIGCAST, "model"), per_skill
 
 
+def kinds(split: Split) -> pl.DataFrame:
+    """Per skill and target, its kind: how many values a week it had over its last ``VOLUME_WEEKS``
+    weeks (postings for demand, hourly rates for rates) and how long before the cut it began."""
+    first = split.first_future
+    recent = first - timedelta(weeks=VOLUME_WEEKS)
+
+    def kind_of(counted: pl.DataFrame, target: str) -> pl.DataFrame:
+        counted = counted.filter(pl.col("count") > 0)
+        return counted.group_by("skill").agg(
+            target=pl.lit(target),
+            per_week=pl.col("count").filter(pl.col("week_start") >= recent).sum() / VOLUME_WEEKS,
+            age=(pl.lit(first) - pl.col("week_start").min()).dt.total_days() // 7,
+        )
+
+    postings = demand_panel(split.seen).select("skill", "week_start", count="postings")
+    rates = rate_panel(rate_observations(split.seen)).select("skill", "week_start", count="observations")
+    return pl.concat([kind_of(postings, "demand"), kind_of(rates, "rate")]).with_columns(
+        volume=labelled("per_week", VOLUME_EDGES), age=labelled("age", AGE_EDGES, unit=" wk")
+    )
+
+
+def labels(edges: tuple[float, ...], *, unit: str = "") -> list[str]:
+    """Names of the intervals ``edges`` cut, in order: <5, 5-20, 20-100, 100+."""
+    whole = [f"{edge:g}" for edge in edges]
+    inner = [f"{low}-{high}{unit}" for low, high in pairwise(whole)]
+    return [f"<{whole[0]}{unit}", *inner, f"{whole[-1]}+{unit}"]
+
+
+def labelled(column: str, edges: tuple[float, ...], *, unit: str = "") -> pl.Expr:
+    names = labels(edges, unit=unit)
+    label = pl.lit(names[-1])
+    for edge, name in reversed(list(zip(edges, names, strict=False))):
+        label = pl.when(pl.col(column) < edge).then(pl.lit(name)).otherwise(label)
+    return label
+
+
+def coverage_by_kind(per_skill: pl.DataFrame, kind: pl.DataFrame, *, by: str) -> pl.DataFrame:
+    """Coverage of the observed weeks per model and ``by`` (volume or age), each with its skills'
+    count; gigcast's also per horizon bucket."""
+    joined = per_skill.filter(pl.col("covered").is_not_null()).join(kind, on="skill")
+    present = set(joined[by])
+    groups = [name for name in labels(VOLUME_EDGES) + labels(AGE_EDGES, unit=" wk") if name in present]
+    overall = joined.group_by("model", by).agg(pl.col("covered").mean(), skills=pl.col("skill").n_unique())
+    rows = overall.with_columns(cell=pl.format("{} ({})", pl.col("covered").round(2), pl.col("skills")))
+    table = rows.pivot(on=by, index="model", values="cell").select("model", *groups)
+    ours = (
+        joined.filter(pl.col("model") == GIGCAST)
+        .group_by("bucket", by)
+        .agg(pl.col("covered").mean().round(2))
+        .pivot(on=by, index="bucket", values="covered")
+        .select(
+            pl.format("gigcast, weeks {}", pl.col("bucket").str.replace("_", "-")).alias("model"), *groups
+        )
+        .sort("model")
+    )
+    return pl.concat(
+        [table.sort(pl.col("model") != GIGCAST, "model"), ours.cast({g: pl.String for g in groups})]
+    )
+
+
+def young_bias(
+    forecasts: pl.DataFrame, truth: pl.DataFrame, kind: pl.DataFrame, *, first: date
+) -> pl.DataFrame:
+    """gigcast's p50 over the next 13 weeks against the truth there, per age bucket: the median
+    bias over skills and how many skills."""
+    near = forecasts.filter(
+        (pl.col("model") == GIGCAST) & (pl.col("week_start") < first + timedelta(weeks=13))
+    ).join(truth, on=["skill", "week_start"])
+    per_skill = near.group_by("skill").agg(bias=pl.col("p50").sum() / pl.col("truth").sum() - 1)
+    return (
+        per_skill.join(kind, on="skill")
+        .group_by("age")
+        .agg(
+            median_abs_bias=pl.col("bias").abs().median(),
+            median_bias=pl.col("bias").median(),
+            skills=pl.len(),
+        )
+        .sort("age")
+    )
+
+
 def gaps_to_best(per_skill: pl.DataFrame, *, resamples: int = 2000) -> list[str]:
     """Per bucket: gigcast's median MASE minus the best single statsforecast model's, with a 95%
     bootstrap interval over skills (an interval across zero is a difference the skills cannot tell)."""
@@ -228,7 +335,7 @@ def gaps_to_best(per_skill: pl.DataFrame, *, resamples: int = 2000) -> list[str]
         inside = per_skill.filter(pl.col("bucket") == b.name)
         if inside.is_empty():
             continue
-        wide = inside.pivot(on="model", index="skill", values="mase").drop_nulls()
+        wide = inside.pivot(on="model", index="skill", values="mase").drop_nulls().drop_nans()
         peers = [c for c in wide.columns if c not in ("skill", GIGCAST, Model.PROPHET)]
         best = min(peers, key=lambda model: float(wide[model].median()))  # type: ignore[arg-type]
         ours, theirs = wide[GIGCAST].to_numpy(), wide[best].to_numpy()
@@ -248,6 +355,10 @@ def gigcast_forecasts(trained_bundle, target: str) -> pl.DataFrame:  # type: ign
     return table.select("skill", "week_start", model=pl.lit(GIGCAST), p50="p50", low="low", high="high")
 
 
+def share_note(share: float) -> str:
+    return f", {share:.0%} of the market's postings" if share < 1 else ""
+
+
 def print_board(title: str, board: pl.DataFrame) -> None:
     print(f"\n{title}")
     with pl.Config(
@@ -257,14 +368,23 @@ def print_board(title: str, board: pl.DataFrame) -> None:
 
 
 def run_seed(options: argparse.Namespace, seed: int) -> dict[str, pl.DataFrame]:
-    split = split_market(skills=options.skills, weeks=options.weeks, ahead=options.ahead, seed=seed, end=END)
+    split = split_market(
+        skills=options.skills,
+        weeks=options.weeks,
+        ahead=options.ahead,
+        seed=seed,
+        end=END,
+        share=options.share,
+        launches=options.launches,
+    )
     began = time.perf_counter()
     trained = train(
         split.seen, taxonomy=load_taxonomy(), config=TrainConfig(horizon=52, workers=options.workers)
     )
     seconds = time.perf_counter() - began
     print(
-        f"\nseed {seed}: {options.skills} skills, trained on {options.weeks} weeks in {seconds:.0f} s, "
+        f"\nseed {seed}: {options.skills} skills{share_note(options.share)}, "
+        f"trained on {options.weeks} weeks in {seconds:.0f} s, "
         f"scored on the {options.ahead} weeks after; "
         f"served horizon {trained.bundle.manifest.horizon_weeks} weeks"
     )
@@ -277,6 +397,7 @@ def run_seed(options: argparse.Namespace, seed: int) -> dict[str, pl.DataFrame]:
         + ")"
     )
     boards = {}
+    kind = kinds(split)
     truth_columns = {"demand": "expected_postings", "rate": "median_rate"}
     for target, (history, future) in panels(split).items():
         history = history.filter(pl.col("skill").is_in(trained.bundle.skills["skill"].implode()))
@@ -294,6 +415,19 @@ def run_seed(options: argparse.Namespace, seed: int) -> dict[str, pl.DataFrame]:
         print(
             "gigcast minus the best single model (95% bootstrap over skills): "
             + "; ".join(gaps_to_best(per_skill))
+        )
+        own_kind = kind.filter(pl.col("target") == target).drop("target")
+        for by, title in (
+            ("volume", f"{target}s a week over the last {VOLUME_WEEKS} weeks"),
+            ("age", "age at the cut"),
+        ):
+            print_board(
+                f"seed {seed}, {target}: 80% coverage of the observed weeks by {title} (skills)",
+                coverage_by_kind(per_skill, own_kind, by=by),
+            )
+        print_board(
+            f"seed {seed}, {target}: gigcast's p50 over the next 13 weeks against the truth, by age",
+            young_bias(forecasts, truth, own_kind, first=split.first_future),
         )
         wins = (
             trained.scores.filter(pl.col("target") == target)["model"]
@@ -353,6 +487,15 @@ def main() -> None:
     parser.add_argument("--ahead", type=int, default=26)
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--share", type=float, default=1.0, help="Keep this share of the postings: a smaller platform."
+    )
+    parser.add_argument(
+        "--launches",
+        type=float,
+        default=LATE_SKILL_SHARE,
+        help="Share of AI skills launched in the market's last fifth (with --ahead 13: young skills).",
+    )
     parser.add_argument("--short-weeks", type=int, default=13)
     parser.add_argument("--short-ahead", type=int, default=4)
     parser.add_argument("--short-only", action="store_true", help="Only the short and broken scenario.")
@@ -370,7 +513,8 @@ def main() -> None:
                         best = peers.sort(column).row(0, named=True)
                         record(
                             "accuracy",
-                            f"seed {seed} {target} MASE vs truth, weeks {b.first}-{b.last}",
+                            f"seed {seed}{share_note(options.share)} {target} MASE vs truth, "
+                            f"weeks {b.first}-{b.last}",
                             ours[column],
                             "",
                             f"best peer ({best['model']})",

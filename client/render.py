@@ -74,6 +74,12 @@ def category_demand(response: pb.ForecastCategoryDemandResponse) -> Group:
     return _demand(heading, response.points, _model(response.model))
 
 
+def postings(value: float) -> str:
+    """Postings a week to one decimal; under one, to two significant digits, so that the top of a
+    skill's interval that the data never saw reads as what it is: ``0.018``, not ``0.0``."""
+    return f"{value:.2g}" if 0 < value < 1 else f"{value:,.1f}"
+
+
 def _demand(heading: str, points: Sequence[pb.DemandPoint], footer: Text) -> Group:
     table = Table()
     table.add_column("week")
@@ -85,9 +91,9 @@ def _demand(heading: str, points: Sequence[pb.DemandPoint], footer: Text) -> Gro
     for point in points:
         table.add_row(
             point.week_start,
-            f"{point.p10:,.1f}",
-            f"{point.p50:,.1f}",
-            f"{point.p90:,.1f}",
+            postings(point.p10),
+            postings(point.p50),
+            postings(point.p90),
             interval_bar(point.p10 / top, point.p50 / top, point.p90 / top),
         )
     medians = [point.p50 for point in points]

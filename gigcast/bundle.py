@@ -30,6 +30,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Bundle",
     "BundleError",
+    "History",
     "Manifest",
     "PremiumKind",
     "Target",
@@ -38,7 +39,10 @@ __all__ = [
     "write_bundle",
 ]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+#: Schemas a bundle may have been written at and still be read: 5 differs only in holding no
+#: skill without postings, and no skill whose basis is the whole market.
+READABLE_SCHEMAS = (5, SCHEMA_VERSION)
 MANIFEST_FILE = "manifest.json"
 #: Name of the bundle folder among a registered model version's artifacts.
 BUNDLE_ARTIFACT = "bundle"
@@ -49,6 +53,18 @@ class Target(StrEnum):
 
     DEMAND = "demand"
     RATE = "rate"
+
+
+class History(StrEnum):
+    """Whose history a skill's forecast of a target rests on: the ``*_basis`` of the skills table.
+
+    A skill short of history, or without postings, borrows its category's forecast; the whole
+    market's when its category has none of that target's data either.
+    """
+
+    SKILL = "skill"
+    CATEGORY = "category"
+    MARKET = "market"
 
 
 class PremiumKind(StrEnum):
@@ -69,8 +85,11 @@ FORECAST_TABLES = {Target.DEMAND: ("demand", "p10", "p90"), Target.RATE: ("rates
 
 #: Column names and types of every table, in file order.
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    # One row per skill. ``*_basis`` is "skill" when its own history was fitted, else "category";
-    # ``*_model`` names the model that forecast it ("" for a target the bundle lacks).
+    # One row per skill the data or the taxonomy names: a skill without postings in the data has
+    # 0 weeks of history, 0 postings and 0 rate observations, and answers all the same. ``*_basis``
+    # is a History: "skill" when its own history was fitted, "category" when it borrows its
+    # category's, "market" the whole market's; ``*_model`` names the model that forecast it ("" for
+    # a target the bundle lacks).
     "skills": {
         "skill": pl.String(),
         "display_name": pl.String(),
@@ -221,8 +240,10 @@ def read_bundle(path: Path) -> Bundle:
         manifest = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
     except (ValueError, TypeError, KeyError) as exc:
         raise BundleError(f"unreadable {MANIFEST_FILE}: {exc}") from exc
-    if manifest.schema_version != SCHEMA_VERSION:
-        raise BundleError(f"bundle schema {manifest.schema_version} is not the supported {SCHEMA_VERSION}")
+    if manifest.schema_version not in READABLE_SCHEMAS:
+        raise BundleError(
+            f"bundle schema {manifest.schema_version} is not one of the supported {list(READABLE_SCHEMAS)}"
+        )
     tables: dict[str, pl.DataFrame] = {}
     for name in SCHEMAS:
         file = path / f"{name}.parquet"
@@ -275,6 +296,18 @@ def check_bundle(bundle: Bundle) -> None:
     _check_totals(bundle)
     _check_cells(bundle)
     _check_premiums(bundle)
+    _check_bases(bundle)
+
+
+def _check_bases(bundle: Bundle) -> None:
+    """Every skill's basis is a History."""
+    histories = [history.value for history in History]
+    for column in ("demand_basis", "rate_basis"):
+        unknown = (
+            bundle.skills.filter(~pl.col(column).is_in(histories).fill_null(False))[column].unique().sort()
+        )
+        if unknown.len():
+            raise BundleError(f"table skills has {column} {unknown.to_list()}, expected one of {histories}")
 
 
 def _check_premiums(bundle: Bundle) -> None:

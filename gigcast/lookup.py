@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from gigcast.bundle import MARKET, Bundle, PremiumKind
+from gigcast.bundle import MARKET, Bundle, History, PremiumKind, Target
 from gigcast.names import NameResolver
 from gigcast.query import ExperienceLevel
 from gigcast.taxonomy import EXPERIENCE_LEVELS
@@ -111,6 +111,7 @@ _SKILL_SOURCES: dict[tuple[bool, PremiumSlice | None], BasisSource] = {
     (False, None): BasisSource.SKILL,
 }
 _CATEGORY = BasisSource.CATEGORY  # an enum's member read once: each read costs as much as a call
+_OWN = History.SKILL.value
 
 
 @dataclass(slots=True)
@@ -250,7 +251,7 @@ class ForecastIndex:
         factor = cells[at + FACTOR]
         observations = entry.rate_observations
         by_level = False
-        own = entry.rate_basis != "category"
+        own = entry.rate_basis == _OWN
         if column and own and cells[at + OBSERVATIONS] >= MIN_CELL_OBSERVATIONS:
             by_level = True
             observations = int(cells[at + OBSERVATIONS])
@@ -325,8 +326,11 @@ class ForecastIndex:
         return math.nan if shares is None else shares[tables.row]
 
     def demand_basis(self, entry: SkillEntry, country: str | None) -> Basis:
-        if entry.demand_basis == "category":
-            source, what = BasisSource.CATEGORY, f"category {entry.category}, scaled to the skill"
+        if not entry.weeks_of_history:
+            source, what = BasisSource.CATEGORY, _unseen(entry, Target.DEMAND)
+            what += "; none expected, p90 the most that could go unseen"
+        elif entry.demand_basis != _OWN:
+            source, what = BasisSource.CATEGORY, _borrowed(entry, Target.DEMAND)
         elif country and math.isnan(self._share(self._tables[entry.skill], country)):
             source, what = BasisSource.SKILL_COUNTRY, f"own history; no {country} postings in the data"
         elif country:
@@ -337,10 +341,36 @@ class ForecastIndex:
             source,
             entry.weeks_of_history,
             entry.postings,
-            f"{what}, {entry.weeks_of_history} weeks",
+            f"{what}, {entry.weeks_of_history} weeks" if entry.weeks_of_history else what,
             self.data_as_of,
             entry.demand_model,
         )
+
+
+#: What a category may lack of a target, in words.
+_DATA = {Target.DEMAND: "postings", Target.RATE: "rates"}
+
+
+def _history(entry: SkillEntry, target: Target) -> str:
+    return entry.demand_basis if target == Target.DEMAND else entry.rate_basis
+
+
+def _borrowed(entry: SkillEntry, target: Target) -> str:
+    """In words, the series a skill short of history borrows for ``target``, scaled to it: its
+    category's, or the whole market's when its category has none of the target's data."""
+    if _history(entry, target) == History.MARKET:
+        return f"the whole market, scaled to the skill: no {_DATA[target]} in category {entry.category}"
+    return f"category {entry.category}, scaled to the skill"
+
+
+def _unseen(entry: SkillEntry, target: Target) -> str:
+    """In words, the series a skill without postings borrows for ``target``: its category's, or
+    the whole market's when its category has none of the target's data."""
+    if _history(entry, target) != History.MARKET:
+        return f"borrowed from category {entry.category}: no postings of the skill in the data"
+    if target == Target.DEMAND:
+        return f"borrowed from the whole market: no postings of the skill or of category {entry.category}"
+    return f"borrowed from the whole market: no postings of the skill, no rates in category {entry.category}"
 
 
 def _country_premium(key: str, log_premium: float, observations: int) -> Premium:
@@ -389,17 +419,21 @@ def _skill_tables(bundle: Bundle, skills: dict[str, SkillEntry]) -> dict[str, _S
 
 def _descriptions(entry: SkillEntry, cells: array[float] | None) -> tuple[str, ...]:
     """Which history, and which cell at each level, answer for ``entry``: a basis in words."""
-    history = (
-        "own history" if entry.rate_basis != "category" else f"category {entry.category}, scaled to the skill"
-    )
-    skill = f"{history}, {entry.weeks_of_history} weeks, {entry.rate_observations:,} rates"
+    if not entry.weeks_of_history:
+        skill = _unseen(entry, Target.RATE)
+    elif entry.rate_basis == _OWN:
+        skill = f"own history, {entry.weeks_of_history} weeks, {entry.rate_observations:,} rates"
+    else:
+        history = _borrowed(entry, Target.RATE)
+        skill = f"{history}, {entry.weeks_of_history} weeks, {entry.rate_observations:,} rates"
     if cells is None:
         return (skill,) * CELL_COLUMNS
     described = [skill]
     for level in EXPERIENCE_LEVELS:
         at = CELL_FIELDS * LEVEL_COLUMNS[level]
         factor, observations = cells[at + FACTOR], int(cells[at + OBSERVATIONS])
-        described.append(f"{skill}; {level} ×{factor:.2f} from {observations:,} rates")
+        cell = f"from {observations:,} rates" if observations else "the market's"
+        described.append(f"{skill}; {level} ×{factor:.2f} {cell}")
     return tuple(described)
 
 

@@ -197,7 +197,10 @@ def quote_gig(model: LoadedModel, request: pb.QuoteGigRequest) -> pb.QuoteGigRes
 
 
 def list_movers(model: LoadedModel, request: pb.ListMoversRequest) -> pb.ListMoversResponse:
-    """Skills ranked by the forecast change of their demand or rate from now to the horizon."""
+    """Skills ranked by the forecast change of their demand or rate from now to the horizon.
+
+    A skill without postings in the data is no mover: it has no demand, and its category's rate.
+    """
     if request.metric not in MOVER_METRICS:
         raise invalid("metric", f"unknown value {request.metric}")
     if request.limit < 0:
@@ -209,7 +212,7 @@ def list_movers(model: LoadedModel, request: pb.ListMoversRequest) -> pb.ListMov
     category = _text("category", request.category).lower()
     movers = []
     for entry in model.index.skills.values():
-        if category and entry.category != category:
+        if (category and entry.category != category) or not entry.weeks_of_history:
             continue
         path = model.index.path(entry, metric)
         movers.append(

@@ -174,6 +174,7 @@ def _log(config: JobConfig, ingested: IngestResult, trained: Trained, kept: dict
     }
     if trained.reconciliation is not None:
         params["demand_reconciliation"] = str(trained.reconciliation)
+    busiest = trained.bundle.skills.sort("postings", descending=True, maintain_order=True)["skill"][0]
     with tempfile.TemporaryDirectory() as folder:
         return log_training(
             tracking_uri=config.tracking_uri,
@@ -183,7 +184,7 @@ def _log(config: JobConfig, ingested: IngestResult, trained: Trained, kept: dict
             metrics={**trained.metrics, **{key: float(n) for key, n in counts.items()}},
             tables={"scores": trained.scores, "holdout": trained.holdout, "quarantine": ingested.quarantined},
             figures=forecast_figures(trained.scores, trained.history, trained.bundle),
-            example_skill=trained.bundle.skills["skill"][0],
+            example_skill=busiest,
             tags=config.tags,
             skill_figures=skill_metrics(trained.scores),
         )

@@ -28,7 +28,7 @@ from training.data.panels import (
 )
 from training.forecasting.backtest import BACKS, BUCKETS
 from training.forecasting.calendar import Calendar, market_calendar
-from training.forecasting.calibrate import Calibrated, calibrate
+from training.forecasting.calibrate import VOLUME_WEEKS, Calibrated, calibrate
 from training.forecasting.candidates import UNTESTED_HORIZON, Model, candidates
 from training.forecasting.executors import Executor, default_workers, fit_all
 from training.forecasting.hierarchy import Method, Reconciled, Tree, reconcile
@@ -38,11 +38,14 @@ from training.forecasting.series import Series, backward
 from training.market import pricing
 from training.market.borrowing import (
     BORROWED,
+    borrowed_demand,
     demand_shares,
     demand_totals,
+    history_of,
     rate_factors,
     rate_lenders,
     scaled,
+    unseen_demand,
 )
 from training.market.regions import region_of
 
@@ -63,6 +66,12 @@ HOLDOUT_SCHEMA = {
 
 class TrainingError(ValueError):
     """Data that reads fine but cannot be trained on, said in one line."""
+
+
+#: A skill that appeared in the data's second half, fewer than this many weeks ago, is young: it
+#: borrows its category's demand (its share of the category's latest postings) however many weeks
+#: it has, since its own few weeks cannot yet say how it grows.
+YOUNG_WEEKS = 26
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +107,9 @@ def train(
     on_start: Callable[[int], None] = lambda n: None,
     on_fitted: Callable[[int], None] = lambda n: None,
 ) -> Trained:
-    """Fit demand and rate forecasts (those of ``config.targets``) for every skill of ``postings``."""
+    """Fit demand and rate forecasts (those of ``config.targets``) for every skill of ``postings``,
+    and borrow them for every other skill of ``taxonomy``."""
+    named = postings  # every skill these name answers, in the weeks trained on or not
     data_start, data_end = complete_window(postings)
     postings = within(postings, data_start, data_end)
     per_week = postings.group_by(week_of()).len().sort(WEEK)
@@ -111,21 +122,38 @@ def train(
     rate_weeks = rates.group_by("skill").len()
     own_rate = set(rate_weeks.filter(pl.col("len") >= MIN_RATE_WEEKS)["skill"])
     demand_weeks = demand.group_by("skill").len()
-    own_demand = set(demand_weeks.filter(pl.col("len") >= config.min_weeks)["skill"])
-    skills = _skill_table(postings, demand, observations, own_demand, own_rate, taxonomy)
+    data_weeks = (data_end - data_start).days // 7 + 1
+    launched = (pl.col("len") < YOUNG_WEEKS) & (pl.col("len") < data_weeks / 2)
+    own_demand = set(demand_weeks.filter((pl.col("len") >= config.min_weeks) & ~launched)["skill"])
+    skills = _skill_table(named, demand, observations, own_demand, own_rate, taxonomy)
     series: list[Series] = []
     if Target.DEMAND in targets:
         demand_lender_of, totals = demand_totals(skills, demand, own_demand)
-        demand_series = {s.skill: s for s in _series(pl.concat([demand, totals]), Target.DEMAND, "postings")}
+        demand_series = {
+            s.skill: s
+            for s in _series(
+                pl.concat([demand, totals]), Target.DEMAND, "postings", counted="postings", end=data_end
+            )
+        }
         series += [s for skill, s in demand_series.items() if skill not in demand_lender_of]
     if Target.RATE in targets:
         rate_lender_of, rate_panels = rate_lenders(skills, observations, own_rate)
-        series += [s for s in _series(rates, Target.RATE, "rate") if s.skill in own_rate]
-        series += _series(rate_panels, Target.RATE, "rate")
+        series += [
+            s
+            for s in _series(rates, Target.RATE, "rate", counted="observations", end=data_end)
+            if s.skill in own_rate
+        ]
+        series += _series(rate_panels, Target.RATE, "rate", counted="observations", end=data_end)
     weekly_postings = demand.group_by("week_start").agg(pl.col("postings").sum()).sort("week_start")
     plan = Plan(horizon=config.horizon, end=data_end, calendars=_calendars(weekly_postings, data_end))
     if Target.DEMAND in targets:
-        market = _series(weekly_postings.with_columns(skill=pl.lit(MARKET)), Target.DEMAND, "postings")[0]
+        market = _series(
+            weekly_postings.with_columns(skill=pl.lit(MARKET)),
+            Target.DEMAND,
+            "postings",
+            counted="postings",
+            end=data_end,
+        )[0]
         plan = replace(plan, market=market_forecasts(market, plan))
     on_start(len(series))
     fits = fit_all(
@@ -148,11 +176,17 @@ def train(
     reconciled: Reconciled | None = None
     total_forecasts: list[Calibrated] = []
     if Target.DEMAND in targets:
-        demand_factor = demand_shares(demand_lender_of, demand, totals)
-        forecasts += scaled(demand_lender_of, demand_factor, calibrated, Target.DEMAND)
+        shares = demand_shares(demand_lender_of, demand, totals)
+        forecasts += borrowed_demand(demand_lender_of, shares, calibrated)
         forecasts, total_forecasts, reconciled = _coherent_demand(
-            skills, series=demand_series, forecasts=forecasts, calibrated=calibrated, fits=fits
+            skills.filter(pl.col("weeks_of_history") > 0),
+            series=demand_series,
+            forecasts=forecasts,
+            calibrated=calibrated,
+            fits=fits,
         )
+        unseen, unseen_totals = unseen_demand(skills, totals, total_forecasts)
+        forecasts, total_forecasts = forecasts + unseen, total_forecasts + unseen_totals
     if Target.RATE in targets:
         rate_factor = rate_factors(rate_lender_of, observations, rate_panels)
         forecasts += scaled(rate_lender_of, rate_factor, calibrated, Target.RATE)
@@ -249,9 +283,17 @@ def _empty(table: str) -> pl.DataFrame:
     return pl.DataFrame(schema=SCHEMAS[table])
 
 
-def _series(panel: pl.DataFrame, target: Target, column: str) -> list[Series]:
-    grouped = panel.group_by("skill", maintain_order=True).agg("week_start", pl.col(column).cast(pl.Float64))
-    return [Series(skill, target, weeks, values) for skill, weeks, values in grouped.iter_rows()]
+def _series(panel: pl.DataFrame, target: Target, column: str, *, counted: str, end: date) -> list[Series]:
+    """Each skill's series of ``column``; its volume is ``counted`` a week over the weeks to ``end``."""
+    recent = pl.col("week_start") > end - timedelta(weeks=VOLUME_WEEKS)
+    grouped = panel.group_by("skill", maintain_order=True).agg(
+        "week_start",
+        pl.col(column).cast(pl.Float64),
+        volume=pl.col(counted).filter(recent).sum().cast(pl.Float64) / VOLUME_WEEKS,
+    )
+    return [
+        Series(skill, target, weeks, values, volume) for skill, weeks, values, volume in grouped.iter_rows()
+    ]
 
 
 def _calendars(totals: pl.DataFrame, end: date) -> dict[date, Calendar]:
@@ -329,9 +371,24 @@ def _skill_table(
     own_rate: set[str],
     taxonomy: Taxonomy,
 ) -> pl.DataFrame:
-    """One row per skill; a skill the taxonomy lacks takes its most common category in the data."""
-    history = demand.group_by("skill").agg(
-        weeks_of_history=pl.len().cast(pl.Int32), postings=pl.col("postings").sum()
+    """One row per skill of ``postings`` or ``taxonomy``, those without postings in ``demand`` too;
+    a skill the taxonomy lacks takes its most common category in the data."""
+    named = pl.concat(
+        [
+            pl.Series("skill", [s.id for s in taxonomy.skills], pl.String),
+            postings["skills"].explode().alias("skill"),
+        ]
+    )
+    history = (
+        pl.DataFrame({"skill": named.drop_nulls().unique()})
+        .join(
+            demand.group_by("skill").agg(
+                weeks_of_history=pl.len().cast(pl.Int32), postings=pl.col("postings").sum()
+            ),
+            on="skill",
+            how="left",
+        )
+        .with_columns(pl.col("weeks_of_history", "postings").fill_null(0))
     )
     counts = observations.group_by("skill").agg(rate_observations=pl.len().cast(pl.Int64))
     seen = (
@@ -347,24 +404,25 @@ def _skill_table(
         .with_columns(pl.col("rate_observations").fill_null(0))
     )
     infos = [taxonomy.get(skill) for skill in table["skill"]]
-    return table.select(
-        "skill",
-        pl.Series("display_name", [i.display_name for i in infos]),
-        pl.when(pl.Series([i.category for i in infos]) == UNCATEGORISED)
-        .then(pl.col("seen_category").fill_null(UNCATEGORISED))
-        .otherwise(pl.Series([i.category for i in infos]))
-        .alias("category"),
-        pl.Series("aliases", [list(i.aliases) for i in infos], dtype=pl.List(pl.String)),
-        "weeks_of_history",
-        "postings",
-        "rate_observations",
-        demand_basis=pl.when(pl.col("skill").is_in(list(own_demand)))
-        .then(pl.lit("skill"))
-        .otherwise(pl.lit("category")),
-        rate_basis=pl.when(pl.col("skill").is_in(list(own_rate)))
-        .then(pl.lit("skill"))
-        .otherwise(pl.lit("category")),
-    ).sort("skill")
+    return (
+        table.select(
+            "skill",
+            pl.Series("display_name", [i.display_name for i in infos]),
+            pl.when(pl.Series([i.category for i in infos]) == UNCATEGORISED)
+            .then(pl.col("seen_category").fill_null(UNCATEGORISED))
+            .otherwise(pl.Series([i.category for i in infos]))
+            .alias("category"),
+            pl.Series("aliases", [list(i.aliases) for i in infos], dtype=pl.List(pl.String)),
+            "weeks_of_history",
+            "postings",
+            "rate_observations",
+        )
+        .with_columns(
+            demand_basis=history_of(pl.col("skill").is_in(list(own_demand)), pl.col("weeks_of_history")),
+            rate_basis=history_of(pl.col("skill").is_in(list(own_rate)), pl.col("rate_observations")),
+        )
+        .sort("skill")
+    )
 
 
 def _forecast_frame(forecasts: list[Calibrated], first_week: date, horizon: int) -> pl.DataFrame:

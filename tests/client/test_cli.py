@@ -22,6 +22,7 @@ from client import cli
 from client.cli import app
 from service.server import ServeConfig
 from service.store import LoadedModel
+from tests.conftest import skills_with_postings
 from tests.serving import LOOPBACK, Running, free_port, started
 
 
@@ -37,7 +38,8 @@ def gigcast(server: Running, *args: str, env: dict[str, str] | None = None) -> R
 
 
 def first_skill(model: LoadedModel) -> str:
-    return next(iter(model.index.skills.values())).display_name.upper()  # names work in any case
+    entry = model.index.skills[skills_with_postings(model.index)[0]]
+    return entry.display_name.upper()  # names work in any case
 
 
 def test_rate_shows_percentiles_trend_basis_and_model(server: Running, model: LoadedModel) -> None:
@@ -90,10 +92,27 @@ def test_skills_reads_every_page(
 def test_movers_and_info(server: Running) -> None:
     movers = json.loads(gigcast(server, "movers", "--by", "rate", "--weeks", "8", "--json").output)
     assert movers["metric"] == "MOVER_METRIC_RATE"
-    assert movers.get("rising") or movers.get("falling")
-    assert all(m["change"] > 0 for m in movers.get("rising", []))
+    rising, falling = movers.get("rising", []), movers.get("falling", [])
+    assert rising or falling
+    assert all(m["change"] > 0 for m in rising) and all(m["change"] < 0 for m in falling)
+    assert [m["change"] for m in rising] == sorted((m["change"] for m in rising), reverse=True)
+    assert [m["change"] for m in falling] == sorted(m["change"] for m in falling)
     info = gigcast(server, "info")
     assert info.exit_code == 0 and "gigcast v1" in info.output and "demand_mase" in info.output
+
+
+@pytest.mark.parametrize(
+    ("command", "skill"), [("rate", "python"), ("rate", "web development"), ("demand", "data entry")]
+)
+def test_skills_newcomers_ask_first_answer_without_postings_of_their_own(
+    server: Running, model: LoadedModel, command: str, skill: str
+) -> None:
+    entry = model.index.find_skill(skill)
+    assert entry is not None and entry.skill not in skills_with_postings(model.index)  # the taxonomy names it
+    result = gigcast(server, command, skill)
+    assert result.exit_code == 0, result.output
+    shown = " ".join(result.output.split())
+    assert "basis: category (borrowed from " in shown and " · 0 observations · " in shown
 
 
 def test_unknown_skill_suggests_names_and_exits_4(server: Running, model: LoadedModel) -> None:
@@ -362,7 +381,7 @@ def test_json_errors_from_the_server_are_objects_on_stdout(server: Running, mode
     assert unknown.exit_code == 4 and error["code"] == "NOT_FOUND" and "did you mean" in error["message"]
     (info,) = error["details"]
     assert info["@type"].endswith("google.rpc.ErrorInfo") and info["reason"] == "SKILL_NOT_FOUND"
-    first = next(iter(model.index.skills.values())).skill
+    first = skills_with_postings(model.index)[0]
     assert first in info["metadata"]["suggestions"].split(",")
 
     bad = gigcast(server, "quote", "--skill", first, "--hours", "0", "--json")

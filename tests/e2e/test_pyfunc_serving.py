@@ -18,7 +18,9 @@ from typing import Any
 import pandas as pd
 
 from gigcast.bundle import BUNDLE_ARTIFACT, write_bundle
+from gigcast.lookup import ForecastIndex
 from gigcast.pyfunc import MODEL_CODE, OUTPUTS, signature
+from tests.conftest import skills_with_postings
 from tests.e2e.helpers import BIN, command, wait_for_http
 from tests.serving import free_port
 from training.pipeline import Trained
@@ -66,7 +68,7 @@ def invoke(address: str, records: list[dict[str, str]]) -> tuple[int, Any]:
 def test_a_batch_with_rows_it_cannot_answer_is_answered_row_by_row(trained: Trained, tmp_path: Path) -> None:
     import mlflow
 
-    skill = trained.bundle.skills["skill"][0]
+    skill = skills_with_postings(ForecastIndex(trained.bundle))[0]
     mlflow.pyfunc.save_model(  # as the trainer logs it
         path=tmp_path / "model",
         python_model=str(MODEL_CODE),

@@ -12,10 +12,11 @@ from gigcast.v1 import forecast_pb2 as pb
 from service import handlers
 from service.errors import RequestError
 from service.store import LoadedModel
+from tests.conftest import skills_with_postings
 
 
 def first_skill(model: LoadedModel) -> str:
-    return next(iter(model.index.skills))
+    return skills_with_postings(model.index)[0]
 
 
 def refused(call, model: LoadedModel, request) -> RequestError:  # type: ignore[no-untyped-def]
@@ -152,7 +153,7 @@ def test_quote_hours_are_bounded(model: LoadedModel) -> None:
 
 def test_defaults_never_ask_past_a_short_models_horizon(model: LoadedModel, short_model: LoadedModel) -> None:
     short = short_model
-    skill = next(iter(model.index.skills))
+    skill = first_skill(model)
     movers = handlers.list_movers(short, pb.ListMoversRequest())
     for mover in [*movers.rising, *movers.falling]:  # measured to the model's last week, its 4th
         assert mover.forecast == short.index.path(short.index.skills[mover.skill], "demand")[3]
@@ -166,6 +167,13 @@ def test_defaults_never_ask_past_a_short_models_horizon(model: LoadedModel, shor
     )
     asked = pb.ForecastDemandRequest(skill=skill, horizon_weeks=5)
     assert refused(handlers.forecast_demand, short, asked).field_name == "horizon_weeks"
+
+
+def test_skills_without_postings_are_no_movers(model: LoadedModel) -> None:
+    for metric in (pb.MOVER_METRIC_DEMAND, pb.MOVER_METRIC_RATE):
+        movers = handlers.list_movers(model, pb.ListMoversRequest(metric=metric, limit=100))
+        listed = {mover.skill for mover in [*movers.rising, *movers.falling]}
+        assert listed and listed <= set(skills_with_postings(model.index))  # the taxonomy's others borrow
 
 
 def test_model_info_describes_the_bundle(model: LoadedModel) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,8 @@ import grpc
 import pytest
 import trustme
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
@@ -170,6 +173,24 @@ def messages(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[dict[s
     return st.fixed_dictionaries({}, optional=fields)
 
 
+def assert_an_answer(method: MethodDescriptor, answer: bytes) -> None:
+    """An OK answer is a message of the method's output type whose numbers are all finite."""
+    message = GetMessageClass(method.output_type).FromString(answer)
+    numbers = [value for _, value in fields_of(message) if isinstance(value, float)]
+    assert all(math.isfinite(number) for number in numbers), (method.name, message)
+
+
+def fields_of(message: Any) -> Iterator[tuple[FieldDescriptor, Any]]:
+    """Every set field of ``message`` and of the messages inside it, repeated ones one by one."""
+    for field, value in message.ListFields():
+        is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
+        for item in value.values() if is_map else value if field.is_repeated else [value]:
+            if isinstance(item, Message):
+                yield from fields_of(item)
+            else:
+                yield field, item
+
+
 @pytest.mark.parametrize("method", SERVICE.methods, ids=RPCS)
 def test_generated_requests_get_answers_or_client_errors(
     running: Running, model: LoadedModel, method: MethodDescriptor
@@ -184,9 +205,11 @@ def test_generated_requests_get_answers_or_client_errors(
     @given(messages(method.input_type))
     def check(fields: dict[str, Any]) -> None:
         try:
-            call(request_type(**fields), timeout=5)
+            answer = call(request_type(**fields), timeout=5)
         except grpc.RpcError as error:
             assert error.code() in ALLOWED, (method.name, fields, error.code(), error.details())
+        else:
+            assert_an_answer(method, answer)
 
     check()
 
@@ -201,9 +224,11 @@ def test_no_bytes_of_any_kind_get_unknown_or_internal(running: Running, model: L
     @given(st.binary(max_size=64))
     def check(data: bytes) -> None:
         try:
-            call(data, timeout=5)
+            answer = call(data, timeout=5)
         except grpc.RpcError as error:
             assert error.code() in ALLOWED, (rpc, data, error.code(), error.details())
+        else:
+            assert_an_answer(SERVICE.methods_by_name[rpc], answer)
 
     check()
     with pytest.raises(grpc.RpcError) as caught:

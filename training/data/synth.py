@@ -85,6 +85,10 @@ INDUSTRIES = (
     "Gaming",
     "Logistics",
 )
+#: Skills that newcomers to freelancing ask about first: every market of more skills than the
+#: categories with a profile holds them, right after one skill of each such category. Those of a
+#: category without a profile follow the profile of the others (``UNCATEGORISED``).
+COMMON_SKILLS = ("python", "javascript", "web-development", "data-entry", "graphic-design")
 AI_PREMIUM = 1.25
 CHATGPT_RELEASE = date(2022, 11, 30)
 SUBSTITUTION_WEEKS = 35  # about 8 months for the fall to complete
@@ -222,18 +226,20 @@ def substitution(weeks: np.ndarray, lost: float) -> np.ndarray:
 
 def pick_skills(taxonomy: Taxonomy, count: int) -> list[SkillInfo]:
     """``count`` skills of the taxonomy, round-robin over the categories with a market profile
-    first, then the others; beyond the taxonomy, its skills specialised for an industry."""
+    first, then the others, the ``COMMON_SKILLS`` it holds after the first round; beyond the
+    taxonomy, its skills specialised for an industry."""
     by_category: dict[str, list[SkillInfo]] = {}
     for skill in taxonomy.skills:
         by_category.setdefault(skill.category, []).append(skill)
     profiled = [c for c in by_category if c in CATEGORIES]
-    picked: list[SkillInfo] = []
+    order: list[SkillInfo] = []
     for group in (profiled, [c for c in by_category if c not in CATEGORIES]):
         queues = [list(by_category[c]) for c in group]
-        while len(picked) < count and any(queues):
-            for queue in queues:
-                if queue and len(picked) < count:
-                    picked.append(queue.pop(0))
+        while any(queues):
+            order += [queue.pop(0) for queue in queues if queue]
+    first, rest = order[: len(profiled)], order[len(profiled) :]
+    common = [s for s in rest if s.id in COMMON_SKILLS]
+    picked = [*first, *common, *(s for s in rest if s.id not in COMMON_SKILLS)][:count]
     for industry in INDUSTRIES:
         for skill in taxonomy.skills[: count - len(picked)]:
             picked.append(
@@ -269,11 +275,13 @@ def synthesize(
     outages: Sequence[Outage] = (),
     shifts: Sequence[RegimeShift] = (),
     taxonomy: Taxonomy | None = None,
+    launches: float = LATE_SKILL_SHARE,
 ) -> Market:
     """Postings of ``skills`` skills over ``weeks`` weeks ending on the Sunday ``end``.
 
     ``outages`` leave out the postings of their days, as a collector that stopped would.
     ``shifts`` change skills from a week on; every posting before that week is as without them.
+    ``launches`` is the share of AI skills launched in the last fifth of the weeks: young series.
     """
     rng = np.random.default_rng(seed)
     end = end or last_complete_week_end()
@@ -294,7 +302,7 @@ def synthesize(
         growth = SKILL_GROWTH.get(skill.id, profile.yearly_growth) * rng.uniform(0.9, 1.1)
         growth_of[skill.id] = growth
         launch = 0
-        if skill.category in AI_CATEGORIES and rng.random() < LATE_SKILL_SHARE:
+        if skill.category in AI_CATEGORIES and rng.random() < launches:
             launch = int(weeks * rng.uniform(0.8, 0.97))  # a new skill: it starts small and grows
             late.add(skill.id)
         since_launch = np.maximum(years - years[launch], 0.0)

@@ -1,9 +1,13 @@
-"""Forecast intervals from backtest residuals (split conformal), per horizon bucket.
+"""Forecast intervals from backtest residuals (split conformal), per horizon bucket and volume.
 
 Each residual is divided by its series' spread unit, so that one pair of quantiles per bucket
-serves every series of a target: the weeks 27-52 ahead get the errors seen that far ahead, not
-those of next week. The coverage reported is cross-fitted: each fold is scored with quantiles
-learned from the other folds only.
+serves many series of a target: the weeks 27-52 ahead get the errors seen that far ahead, not
+those of next week. Spread units do not make a thin series' misses look like a busy one's (a
+count of 8 a week scatters by more than its week-to-week change says), so the quantiles are
+learned apart per volume class (Mondrian conformal): series with as many values a week take the
+errors of their own kind. A class with too few series takes its nearest neighbour's, the thinner
+first. The coverage reported is cross-fitted: each fold is scored with quantiles learned from
+the other folds only.
 """
 
 from __future__ import annotations
@@ -23,7 +27,28 @@ from training.forecasting.series import backward, forward
 #: Spread unit on the log scale for series too short to have one, when no series has one either.
 NO_HISTORY_SCALE = 0.5
 
+#: Values a week (postings, or hourly rates) over the data's last ``VOLUME_WEEKS`` weeks that part
+#: series into classes calibrated apart: under 5, 5-20, 20-100 and 100 or more.
+VOLUME_EDGES = (5.0, 20.0, 100.0)
+VOLUME_WEEKS = 13
+
+#: Fewest series with residuals in a horizon bucket for a volume class to have quantiles of its own.
+MIN_CLASS_SERIES = 5
+
+#: The class of a series whose volume is unknown: calibrated with every series.
+POOLED = -1
+
 Bounds = tuple[float, float]
+Key = tuple[str, int, int]  # horizon bucket name, volume class, fold back
+
+
+def volume_class(volume: float) -> int:
+    """The index of ``volume``'s class among ``VOLUME_EDGES``' intervals; ``POOLED`` when unknown.
+
+    >>> [volume_class(v) for v in (0.5, 5.0, 19.9, 250.0, float("nan"))]
+    [0, 1, 1, 3, -1]
+    """
+    return int(np.searchsorted(VOLUME_EDGES, volume, side="right")) if math.isfinite(volume) else POOLED
 
 
 @dataclass(frozen=True)
@@ -43,21 +68,32 @@ def calibrate(fits: list[SeriesFit], *, horizon: int, level: float = INTERVAL_CO
     """Intervals for every fit of one target, and how well they covered in the backtest."""
     if not fits:
         return []
-    residuals = _residuals(fits)
+    residuals, members = _residuals(fits)
     buckets = served_buckets(horizon)
-    bounds = _bounds_by_bucket(residuals, buckets, level)
-    left_out: dict[tuple[Bucket, int], Bounds] = {}
-    for bucket in buckets:
-        backs = {back for name, back in residuals if name == bucket.name}
+    sources = {
+        (bucket.name, klass): _source(members, bucket.name, klass)
+        for bucket in buckets
+        for klass in {volume_class(f.volume) for f in fits}
+    }
+    left_out: dict[Key, Bounds] = {}
+    for (name, klass), source in sources.items():
+        backs = {back for (bucket, k, back) in residuals if bucket == name and k in source}
         for back in backs if len(backs) > 1 else ():
-            rest = [r for (name, k), r in residuals.items() if name == bucket.name and k != back]
-            left_out[(bucket, back)] = backtest.conformal_bounds(np.concatenate(rest), level)
+            rest = [
+                r for (bucket, k, b), r in residuals.items() if bucket == name and k in source and b != back
+            ]
+            left_out[(name, klass, back)] = backtest.conformal_bounds(np.concatenate(rest), level)
     known = [f.scale for f in fits if f.scale > 0]
     fallback = 2 * float(np.median(known)) if known else NO_HISTORY_SCALE
-    low = np.array([bounds[bucket_of(step).name][0] for step in range(1, horizon + 1)])
-    high = np.array([bounds[bucket_of(step).name][1] for step in range(1, horizon + 1)])
+    bands: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     results = []
     for fit in fits:
+        klass = volume_class(fit.volume)
+        if klass not in bands:
+            bounds = _bounds_by_bucket(residuals, sources, buckets, klass, level)
+            steps = [bounds[bucket_of(step).name] for step in range(1, horizon + 1)]
+            bands[klass] = (np.array([low for low, _ in steps]), np.array([high for _, high in steps]))
+        low, high = bands[klass]
         width = fit.scale if fit.scale > 0 else fallback
         coverage, pinball, by_bucket = _scored(fit, left_out, fallback, level)
         results.append(
@@ -76,31 +112,54 @@ def calibrate(fits: list[SeriesFit], *, horizon: int, level: float = INTERVAL_CO
     return results
 
 
-def _residuals(fits: list[SeriesFit]) -> dict[tuple[str, int], np.ndarray]:
-    """Backtest residuals in spread units, by (bucket name, fold back)."""
-    parts: dict[tuple[str, int], list[float]] = {}
+def _residuals(fits: list[SeriesFit]) -> tuple[dict[Key, np.ndarray], dict[tuple[str, int], set[str]]]:
+    """Backtest residuals in spread units by (bucket name, volume class, fold back), and the series
+    that gave residuals to each (bucket name, volume class)."""
+    parts: dict[Key, list[float]] = {}
+    members: dict[tuple[str, int], set[str]] = {}
     for fit in fits:
         if fit.backtest is None:
             continue
+        klass = volume_class(fit.volume)
         for fold in fit.backtest.folds:
             if not fold.spread > 0:
                 continue
             errors = (forward(fold.actual, fit.target) - fold.predicted) / fold.spread
             for step, error in zip(fold.steps, errors, strict=True):
                 if math.isfinite(error):
-                    parts.setdefault((bucket_of(int(step)).name, fold.back), []).append(float(error))
-    return {key: np.array(values) for key, values in parts.items()}
+                    bucket = bucket_of(int(step)).name
+                    parts.setdefault((bucket, klass, fold.back), []).append(float(error))
+                    members.setdefault((bucket, klass), set()).add(fit.skill)
+    return {key: np.array(values) for key, values in parts.items()}, members
+
+
+def _source(members: dict[tuple[str, int], set[str]], bucket: str, klass: int) -> frozenset[int]:
+    """The volume classes whose residuals calibrate ``klass`` in ``bucket``: its own when it has
+    ``MIN_CLASS_SERIES`` series there, else the nearest class that has (the thinner first), else all."""
+    every = frozenset(k for b, k in members if b == bucket)
+    if klass == POOLED:
+        return every
+    for distance in range(len(VOLUME_EDGES) + 1):
+        for near in (klass - distance, klass + distance):
+            if len(members.get((bucket, near), ())) >= MIN_CLASS_SERIES:
+                return frozenset({near})
+    return every
 
 
 def _bounds_by_bucket(
-    residuals: dict[tuple[str, int], np.ndarray], buckets: tuple[Bucket, ...], level: float
+    residuals: dict[Key, np.ndarray],
+    sources: dict[tuple[str, int], frozenset[int]],
+    buckets: tuple[Bucket, ...],
+    klass: int,
+    level: float,
 ) -> dict[str, Bounds]:
-    """Each served bucket's quantiles; a bucket no fold reached takes the nearest one before it."""
+    """A class's quantiles per served bucket; a bucket no fold reached takes the nearest one before it."""
     normal = NormalDist().inv_cdf(0.5 + level / 2)
     bounds: dict[str, Bounds] = {}
     previous: Bounds = (-normal, normal)  # no backtest at all: normal quantiles of the wide fallback
     for bucket in buckets:
-        pooled = [r for (name, _), r in residuals.items() if name == bucket.name]
+        source = sources[(bucket.name, klass)]
+        pooled = [r for (name, k, _), r in residuals.items() if name == bucket.name and k in source]
         if pooled:
             previous = backtest.conformal_bounds(np.concatenate(pooled), level)
         bounds[bucket.name] = previous
@@ -108,7 +167,7 @@ def _bounds_by_bucket(
 
 
 def _scored(
-    fit: SeriesFit, left_out: dict[tuple[Bucket, int], Bounds], fallback: float, level: float
+    fit: SeriesFit, left_out: dict[Key, Bounds], fallback: float, level: float
 ) -> tuple[float | None, float | None, dict[str, float]]:
     """Cross-fitted coverage (overall and per bucket) and pinball loss of a fit's backtest."""
     if fit.backtest is None:
@@ -120,7 +179,7 @@ def _scored(
         width = fold.spread if fold.spread > 0 else fallback
         for step, actual, predicted in zip(fold.steps, fold.actual, fold.predicted, strict=True):
             bucket = bucket_of(int(step))
-            bounds = left_out.get((bucket, fold.back))
+            bounds = left_out.get((bucket.name, volume_class(fit.volume), fold.back))
             if bounds is None or not math.isfinite(predicted):
                 continue
             lower, upper = backward(np.array([predicted + b * width for b in bounds]), fit.target)

@@ -105,6 +105,7 @@ class SeriesFit:
     point: np.ndarray  # the forecast on the model scale, one value per week ahead
     scale: float  # spread unit of the whole history on the model scale; nan when unknown
     backtest: Backtest | None
+    volume: float = math.nan  # the series' values a week over the data's last weeks
 
 
 def race(chunk: list[Series], plan: Plan) -> list[SeriesFit]:
@@ -166,7 +167,11 @@ def _race_target(group: list[Series], target: Target, plan: Plan) -> list[Series
         own = {m: final[(i, m)] for m in {*choice.members, *choice.near}}
         point = choice.combined(_median(own, choice.near), _median(own, choice.members))
         y = forward(np.asarray(series.values, dtype=float), target)
-        fits.append(SeriesFit(series.skill, target, str(choice.name), point, spread_unit(y), choice.backtest))
+        fits.append(
+            SeriesFit(
+                series.skill, target, str(choice.name), point, spread_unit(y), choice.backtest, series.volume
+            )
+        )
     return fits
 
 

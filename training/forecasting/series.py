@@ -20,6 +20,7 @@ class Series:
     target: Target
     weeks: list[date]
     values: list[float]
+    volume: float = math.nan  # values a week over the data's last weeks: postings, or hourly rates
 
 
 def forward(values: np.ndarray, target: Target) -> np.ndarray:

@@ -9,6 +9,7 @@ import pytest
 
 from gigcast.taxonomy import Taxonomy
 from training.data.synth import (
+    COMMON_SKILLS,
     COUNTRIES,
     SECONDARY_SHARE,
     Market,
@@ -50,6 +51,16 @@ def test_skill_count_scales_past_the_taxonomy(taxonomy: Taxonomy) -> None:
 @pytest.fixture(scope="module")
 def default_market() -> pl.DataFrame:
     return synthesize(end=END, messy=0.0).postings
+
+
+def test_the_default_market_holds_the_skills_newcomers_ask_first(
+    taxonomy: Taxonomy, default_market: pl.DataFrame
+) -> None:
+    """Beside the AI skills: a market of one skill per profiled category and five more holds them."""
+    assert set(COMMON_SKILLS) <= {skill.id for skill in pick_skills(taxonomy, 21)}
+    named = set(default_market["skills"].str.split(";").explode().str.to_lowercase())
+    for skill in map(taxonomy.get, COMMON_SKILLS):  # ids of the taxonomy, written as postings name them
+        assert {skill.id, skill.display_name.lower()} & named, skill.id
 
 
 def test_rates_match_the_payoneer_averages(default_market: pl.DataFrame) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import register
+from gigcast.lookup import ForecastIndex
+from tests.conftest import register, skills_with_postings
 from training.pipeline import Trained
 from training.registry import tracking
 from training.registry.tracking import RegistryError, recent_runs
@@ -24,7 +25,7 @@ def test_runs_are_listed_newest_first_a_page_at_a_time(
     newest = recent_runs(tracking_uri=uri, model_name="gigcast", limit=2)
     assert newest["version"].to_list() == versions[:0:-1]
 
-    skill = trained.bundle.skills["skill"][0]
+    skill = skills_with_postings(ForecastIndex(trained.bundle))[0]
     of_skill = recent_runs(tracking_uri=uri, model_name="gigcast", limit=3, skill=skill)
     assert of_skill["demand_mase"].is_not_null().all()
     wanted = f"none of the 3 newest runs of gigcast has figures of it; did you mean {skill}"
