@@ -75,14 +75,14 @@ def calibrate(fits: list[SeriesFit], *, horizon: int, level: float = INTERVAL_CO
         for bucket in buckets
         for klass in {volume_class(f.volume) for f in fits}
     }
-    left_out: dict[Key, Bounds] = {}
-    for (name, klass), source in sources.items():
+    left_out: dict[tuple[str, frozenset[int], int], Bounds] = {}  # bucket name, source, fold back
+    for name, source in {(n, src) for (n, _), src in sources.items()}:
         backs = {back for (bucket, k, back) in residuals if bucket == name and k in source}
         for back in backs if len(backs) > 1 else ():
             rest = [
                 r for (bucket, k, b), r in residuals.items() if bucket == name and k in source and b != back
             ]
-            left_out[(name, klass, back)] = backtest.conformal_bounds(np.concatenate(rest), level)
+            left_out[(name, source, back)] = backtest.conformal_bounds(np.concatenate(rest), level)
     known = [f.scale for f in fits if f.scale > 0]
     fallback = 2 * float(np.median(known)) if known else NO_HISTORY_SCALE
     bands: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -95,7 +95,7 @@ def calibrate(fits: list[SeriesFit], *, horizon: int, level: float = INTERVAL_CO
             bands[klass] = (np.array([low for low, _ in steps]), np.array([high for _, high in steps]))
         low, high = bands[klass]
         width = fit.scale if fit.scale > 0 else fallback
-        coverage, pinball, by_bucket = _scored(fit, left_out, fallback, level)
+        coverage, pinball, by_bucket = _scored(fit, left_out, sources, fallback, level)
         results.append(
             Calibrated(
                 skill=fit.skill,
@@ -167,7 +167,11 @@ def _bounds_by_bucket(
 
 
 def _scored(
-    fit: SeriesFit, left_out: dict[Key, Bounds], fallback: float, level: float
+    fit: SeriesFit,
+    left_out: dict[tuple[str, frozenset[int], int], Bounds],
+    sources: dict[tuple[str, int], frozenset[int]],
+    fallback: float,
+    level: float,
 ) -> tuple[float | None, float | None, dict[str, float]]:
     """Cross-fitted coverage (overall and per bucket) and pinball loss of a fit's backtest."""
     if fit.backtest is None:
@@ -179,7 +183,8 @@ def _scored(
         width = fold.spread if fold.spread > 0 else fallback
         for step, actual, predicted in zip(fold.steps, fold.actual, fold.predicted, strict=True):
             bucket = bucket_of(int(step))
-            bounds = left_out.get((bucket.name, volume_class(fit.volume), fold.back))
+            source = sources.get((bucket.name, volume_class(fit.volume)))
+            bounds = left_out.get((bucket.name, source, fold.back)) if source is not None else None
             if bounds is None or not math.isfinite(predicted):
                 continue
             lower, upper = backward(np.array([predicted + b * width for b in bounds]), fit.target)

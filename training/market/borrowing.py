@@ -167,8 +167,8 @@ def borrowed_demand(
     for skill, lender in lenders.items():
         source, share = calibrated[(lender, Target.DEMAND)], shares.get(skill, Share(0.0, 0))
         p50 = source.p50 * share.share
-        lender_sd = np.log1p(source.p90) - np.log1p(source.p10)
-        log_variance = (lender_sd / (2 * z)) ** 2 + 1 / max(share.postings, 1)
+        lender_width = np.log1p(source.p90) - np.log1p(source.p10)  # p10 to p90, log scale
+        log_variance = (lender_width / (2 * z)) ** 2 + 1 / max(share.postings, 1)
         sd = np.sqrt(p50 + p50**2 * log_variance)
         p10, p90 = np.maximum(p50 - z * sd, 0.0), p50 + z * sd
         borrowed.append(Calibrated(skill, Target.DEMAND, f"{lender} scaled", p10, p50, p90, None, None))
